@@ -1,0 +1,142 @@
+"""Configuration classes read from the environment; production checks its secrets."""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+
+class ConfigError(RuntimeError):
+    """A required setting is missing or malformed; the process must not start."""
+
+
+def _int(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _float(environ: Mapping[str, str], name: str, default: float) -> float:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+
+
+def normalise_database_url(url: str | None) -> str | None:
+    """Heroku-style `postgres://` URLs are accepted and rewritten (as microblog does)."""
+    if url and url.startswith("postgres://"):
+        return "postgresql://" + url[len("postgres://"):]
+    return url
+
+
+class Config:
+    """Values shared by every environment; subclasses differ only in values."""
+
+    APP_ENV = "development"
+    REQUIRED: tuple[str, ...] = ()
+    DEBUG = False
+    TESTING = False
+    SESSION_COOKIE_SECURE = False
+    HSTS = False
+    PASSWORD_HASH_METHOD = "scrypt"  # noqa: S105 (a hash method, not a password)
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        env = os.environ if environ is None else environ
+        missing = [name for name in self.REQUIRED if not env.get(name)]
+        if missing:
+            raise ConfigError(
+                f"APP_ENV={self.APP_ENV} requires {', '.join(missing)} to be set "
+                f"(missing: {', '.join(missing)})"
+            )
+        self.REDIS_URL = env.get("REDIS_URL")
+        self.DATABASE_URL = normalise_database_url(env.get("DATABASE_URL"))
+        self.SESSION_SECRET = env.get("SESSION_SECRET")
+        self.JWT_SECRET = env.get("JWT_SECRET")
+        self.SECRET_KEY = self.SESSION_SECRET
+
+        self.ACCESS_TOKEN_TTL = _int(env, "ACCESS_TOKEN_TTL", 900)
+        self.REFRESH_TOKEN_TTL = _int(env, "REFRESH_TOKEN_TTL", 2_592_000)
+        self.SESSION_LIFETIME = _int(env, "SESSION_LIFETIME", 86_400)
+
+        # Redis connection budget and failure policy (see marketplace/redis.py).
+        self.REDIS_MAX_CONNECTIONS = _int(env, "REDIS_MAX_CONNECTIONS", 10)
+        self.WEB_CONCURRENCY = _int(env, "WEB_CONCURRENCY", 2)
+        self.REDIS_CONNECT_TIMEOUT = _float(env, "REDIS_CONNECT_TIMEOUT", 0.25)
+        self.REDIS_SOCKET_TIMEOUT = _float(env, "REDIS_SOCKET_TIMEOUT", 0.25)
+        self.REDIS_POOL_TIMEOUT = _float(env, "REDIS_POOL_TIMEOUT", 1.0)
+        self.REDIS_RETRIES = _int(env, "REDIS_RETRIES", 1)
+        self.REDIS_PROBE_INTERVAL = _float(env, "REDIS_PROBE_INTERVAL", 1.0)
+
+        # PostgreSQL pool (see marketplace/db.py).
+        self.DB_POOL_MAX = _int(env, "DB_POOL_MAX", 10)
+        self.DB_CONNECT_TIMEOUT = _int(env, "DB_CONNECT_TIMEOUT", 1)
+        self.DB_STATEMENT_TIMEOUT_MS = _int(env, "DB_STATEMENT_TIMEOUT_MS", 5000)
+        self.DB_POOL_TIMEOUT = _float(env, "DB_POOL_TIMEOUT", 1.0)
+
+        self.TRUSTED_PROXY_COUNT = _int(env, "TRUSTED_PROXY_COUNT", 0)
+        self.AUTH_RATE_LIMIT = env.get("AUTH_RATE_LIMIT", "5 per 15 minutes")
+        self.LOGIN_FAILURE_LIMIT = env.get("LOGIN_FAILURE_LIMIT", "5 per 15 minutes")
+        self.PROJECTS_RATE_LIMIT = env.get("PROJECTS_RATE_LIMIT", "100 per 15 minutes")
+
+        self.CACHE_DEFAULT_TIMEOUT = _int(env, "CACHE_DEFAULT_TIMEOUT", 300)
+        self.SUMMARY_CACHE_TIMEOUT = _int(env, "SUMMARY_CACHE_TIMEOUT", 60)
+        self.USER_CACHE_TTL = _int(env, "USER_CACHE_TTL", 300)
+        self.ACTIVE_USER_WINDOW = _int(env, "ACTIVE_USER_WINDOW", 900)
+
+        self.ALERT_MEMORY_BYTES = _int(env, "ALERT_MEMORY_BYTES", 20_000_000)
+        self.ALERT_CONNECTIONS = _int(env, "ALERT_CONNECTIONS", 8)
+        self.ALERT_KEYS = _int(env, "ALERT_KEYS", 1000)
+
+        self.MAX_CONTENT_LENGTH = _int(env, "MAX_CONTENT_LENGTH", 1_048_576)
+        self.LOG_LEVEL = env.get("LOG_LEVEL", "INFO")
+
+
+class DevelopmentConfig(Config):
+    """Local runs: `make run` starts embedded servers and sets the URLs and secrets."""
+
+    APP_ENV = "development"
+    REQUIRED = ("REDIS_URL", "DATABASE_URL", "SESSION_SECRET", "JWT_SECRET")
+
+
+class TestingConfig(Config):
+    """The test suite passes its own URLs; password hashing is cheap here only."""
+
+    APP_ENV = "testing"
+    TESTING = True
+    PASSWORD_HASH_METHOD = "scrypt:1024:8:1"  # noqa: S105
+
+
+class ProductionConfig(Config):
+    """Render: every URL and secret must come from the environment."""
+
+    APP_ENV = "production"
+    REQUIRED = ("REDIS_URL", "DATABASE_URL", "SESSION_SECRET", "JWT_SECRET")
+    SESSION_COOKIE_SECURE = True
+    HSTS = True
+
+
+CONFIGS: dict[str, type[Config]] = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def load_config(environ: Mapping[str, str] | None = None) -> Config:
+    """Pick the config class named by APP_ENV and read the environment into it."""
+    env = os.environ if environ is None else environ
+    name = env.get("APP_ENV", "development")
+    try:
+        config_class = CONFIGS[name]
+    except KeyError:
+        raise ConfigError(
+            f"APP_ENV must be one of {', '.join(CONFIGS)}, got {name!r}"
+        ) from None
+    return config_class(env)

@@ -1,0 +1,22 @@
+"""gunicorn settings: bind from PORT, workers from WEB_CONCURRENCY, worker class by measurement."""
+import os
+import secrets
+
+bind = f"0.0.0.0:{os.environ.get('PORT', '5000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# Measured on the cached GET /projects path (bench/results.md): sync workers give the best
+# throughput per process for short Redis-backed requests; gthread is used when
+# GUNICORN_CMD_ARGS adds --threads. The Redis budget is split per process either way.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
+timeout = 30
+graceful_timeout = 10
+keepalive = 5
+accesslog = None  # the app logs one line per request itself
+errorlog = "-"
+# Workers import the app after the fork, so each builds its own Redis and PostgreSQL pools.
+preload_app = False
+
+if os.environ.get("APP_ENV", "development") != "production":
+    # Development secrets: generated once per start, inherited by every worker.
+    os.environ.setdefault("SESSION_SECRET", secrets.token_urlsafe(48))
+    os.environ.setdefault("JWT_SECRET", secrets.token_urlsafe(48))

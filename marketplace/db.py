@@ -1,0 +1,143 @@
+"""The PostgreSQL pool of a worker process, visible transactions, and the 503 when it is down."""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg2
+import psycopg2.extras
+import psycopg2.pool
+from flask import current_app
+
+from marketplace.errors import ServiceUnavailable
+
+log = logging.getLogger(__name__)
+
+psycopg2.extras.register_uuid()
+
+# Errors that mean "the database cannot be reached", as opposed to a bug in our SQL.
+UNAVAILABLE_ERRORS = (psycopg2.OperationalError, psycopg2.InterfaceError)
+
+
+class Database:
+    """The extension: `db.transaction()` uses the current app's pool."""
+
+    def init_app(self, app: Any) -> Pool:
+        pool = Pool(app.config)
+        app.extensions["database"] = pool
+        return pool
+
+    @property
+    def pool(self) -> Pool:
+        return current_app.extensions["database"]
+
+    def transaction(self, *, readonly: bool = False) -> Any:
+        return self.pool.transaction(readonly=readonly)
+
+    def connection(self) -> Any:
+        return self.pool.connection()
+
+
+class Pool:
+    """A bounded, thread-safe psycopg2 pool; callers wait briefly for a free connection."""
+
+    def __init__(self, cfg: Any) -> None:
+        """Remember the settings; connections are opened on first use (after fork)."""
+        self._pool: psycopg2.pool.ThreadedConnectionPool | None = None
+        self._slots: threading.BoundedSemaphore | None = None
+        self._pool_lock = threading.Lock()
+        self._pid = os.getpid()
+        self.dsn: str = cfg["DATABASE_URL"]
+        self._size = cfg["DB_POOL_MAX"]
+        self._wait = cfg["DB_POOL_TIMEOUT"]
+        self._options = {
+            "connect_timeout": cfg["DB_CONNECT_TIMEOUT"],
+            "options": f"-c statement_timeout={cfg['DB_STATEMENT_TIMEOUT_MS']}",
+            "application_name": "marketplace",
+            "keepalives": 1,
+            "keepalives_idle": 30,
+        }
+
+    def _get_pool(self) -> psycopg2.pool.ThreadedConnectionPool:
+        if self._pid != os.getpid():  # created before a fork: the child starts its own
+            self._pool, self._pid = None, os.getpid()
+        if self._pool is None:
+            with self._pool_lock:
+                if self._pool is None:
+                    self._slots = threading.BoundedSemaphore(self._size)
+                    self._pool = psycopg2.pool.ThreadedConnectionPool(
+                        0, self._size, self.dsn, **self._options
+                    )
+        return self._pool
+
+    @contextmanager
+    def connection(self) -> Iterator[Any]:
+        """Borrow a connection; a broken one is discarded instead of returned."""
+        pool = self._get_pool()
+        if not self._slots.acquire(timeout=self._wait):
+            raise ServiceUnavailable("Database is busy, please retry.")
+        conn = None
+        try:
+            try:
+                conn = pool.getconn()
+            except UNAVAILABLE_ERRORS as exc:
+                log.warning("database unreachable: %s", str(exc).strip()[:200])
+                raise ServiceUnavailable("Database unavailable.") from exc
+            broken = False
+            try:
+                yield conn
+            except UNAVAILABLE_ERRORS as exc:
+                broken = True
+                log.warning("database connection lost: %s", str(exc).strip()[:200])
+                self._discard_idle(pool)
+                raise ServiceUnavailable("Database unavailable.") from exc
+            except BaseException:
+                broken = bool(conn.closed)
+                raise
+            finally:
+                if conn is not None:
+                    pool.putconn(conn, close=broken or bool(conn.closed))
+        finally:
+            self._slots.release()
+
+    @staticmethod
+    def _discard_idle(pool: psycopg2.pool.ThreadedConnectionPool) -> None:
+        """After a lost connection the idle ones point at the same dead server: drop them."""
+        with pool._lock:  # psycopg2's pool keeps idle connections in `_pool`
+            for idle in pool._pool:
+                idle.close()
+            pool._pool.clear()
+
+    @contextmanager
+    def transaction(self, *, readonly: bool = False) -> Iterator[Any]:
+        """`with db.transaction() as cur:` commits on success and rolls back on any error."""
+        with self.connection() as conn:
+            conn.readonly = readonly
+            try:
+                with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+                    yield cur
+                conn.commit()
+            except BaseException:
+                if not conn.closed:
+                    try:
+                        conn.rollback()
+                    except UNAVAILABLE_ERRORS:
+                        pass
+                raise
+
+    def ping(self) -> float:
+        """Round-trip time of `SELECT 1` in ms; raises ServiceUnavailable when down."""
+        start = time.perf_counter()
+        with self.transaction(readonly=True) as cur:
+            cur.execute("SELECT 1")
+        return (time.perf_counter() - start) * 1000
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.closeall()
+            self._pool = None

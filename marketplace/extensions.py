@@ -1,0 +1,18 @@
+"""Extension instances; the factory wires them up in `register_extensions`."""
+from flask_caching import Cache
+from flask_jwt_extended import JWTManager
+from flask_limiter import Limiter
+from flask_session import Session
+
+from marketplace.db import Database
+from marketplace.generations import Generations
+from marketplace.network import client_address
+from marketplace.redis import RedisManager
+
+redis_store = RedisManager()
+db = Database()
+generations = Generations()
+cache = Cache()
+limiter = Limiter(key_func=client_address)
+sessions = Session()
+jwt = JWTManager()

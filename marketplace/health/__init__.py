@@ -1,0 +1,8 @@
+"""Liveness and readiness of the process and of its two dependencies."""
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from marketplace.health.routes import bp
+
+    app.register_blueprint(bp)

@@ -1,0 +1,224 @@
+"""The one Redis pool of a worker process: its connection budget and its failure policy.
+
+Every Redis user of the service (Flask-Caching, Flask-Limiter, Flask-Session, token
+revocation, the user cache, presence) goes through the pool built here, so one
+instance never opens more than REDIS_MAX_CONNECTIONS and one circuit breaker decides,
+for all of them at once, whether Redis is worth asking. While the breaker is open every
+command fails at once with `RedisUnavailable` (a `redis.ConnectionError`) instead of
+waiting for a timeout; one caller per probe interval is let through to find out whether
+Redis is back. Outages are logged once when they start and once when they end.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import redis
+from flask import current_app
+from redis.backoff import ExponentialBackoff
+from redis.connection import BlockingConnectionPool, Connection, SSLConnection, parse_url
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
+
+log = logging.getLogger(__name__)
+
+# What a consumer catches to degrade: every failure to reach Redis in time.
+REDIS_ERRORS: tuple[type[BaseException], ...] = (RedisError, OSError)
+
+
+class RedisUnavailable(RedisConnectionError):
+    """Redis is known to be down; the command was not sent."""
+
+
+class CircuitBreaker:
+    """Per-process knowledge of whether Redis answers, shared by every connection."""
+
+    def __init__(self, probe_interval: float) -> None:
+        self.probe_interval = probe_interval
+        self._lock = threading.Lock()
+        self._down_since: float | None = None
+        self._next_probe = 0.0
+        self.errors = 0
+        self._on_recovery: list[Callable[[], None]] = []
+
+    @property
+    def is_open(self) -> bool:
+        return self._down_since is not None
+
+    def on_recovery(self, callback: Callable[[], None]) -> None:
+        """Run `callback` whenever Redis answers again after an outage."""
+        self._on_recovery.append(callback)
+
+    def allow(self) -> bool:
+        """True when a command may be sent: Redis is up, or this caller is the probe."""
+        if self._down_since is None:
+            return True
+        with self._lock:
+            now = time.monotonic()
+            if now >= self._next_probe:
+                self._next_probe = now + self.probe_interval
+                return True
+        return False
+
+    def record_failure(self, exc: BaseException) -> None:
+        with self._lock:
+            self.errors += 1
+            self._next_probe = time.monotonic() + self.probe_interval
+            if self._down_since is not None:
+                return
+            self._down_since = time.monotonic()
+        log.warning("redis unavailable, degrading until it answers: %s", _reason(exc))
+
+    def record_success(self) -> None:
+        if self._down_since is None:
+            return
+        with self._lock:
+            if self._down_since is None:
+                return
+            outage = time.monotonic() - self._down_since
+            self._down_since = None
+        log.warning("redis available again after %.1f s", outage)
+        for callback in self._on_recovery:
+            try:
+                callback()
+            except Exception:  # a recovery hook must never break the request
+                log.exception("redis recovery hook failed")
+
+
+def _reason(exc: BaseException) -> str:
+    """A short reason, never a full server reply."""
+    return f"{type(exc).__name__}: {str(exc)[:120]}"
+
+
+class _BreakerConnectionMixin:
+    """Reports connect and read failures of a connection to the process's breaker."""
+
+    breaker: CircuitBreaker
+
+    def connect(self) -> None:  # type: ignore[override]
+        try:
+            super().connect()  # type: ignore[misc]
+        except REDIS_ERRORS as exc:
+            self.breaker.record_failure(exc)
+            raise
+
+    def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            response = super().read_response(*args, **kwargs)  # type: ignore[misc]
+        except (RedisTimeoutError, TimeoutError) as exc:
+            self.breaker.record_failure(exc)
+            raise
+        self.breaker.record_success()
+        return response
+
+
+class _GuardedPool(BlockingConnectionPool):
+    """A blocking pool that refuses at once while the breaker is open."""
+
+    breaker: CircuitBreaker
+
+    def get_connection(self, *args: Any, **kwargs: Any) -> Connection:
+        if not self.breaker.allow():
+            raise RedisUnavailable("redis unavailable (circuit open)")
+        return super().get_connection()
+
+
+def per_process_budget(max_connections: int, workers: int) -> int:
+    """Split the instance's connection budget among its worker processes."""
+    return max(1, max_connections // max(1, workers))
+
+
+class RedisHandle:
+    """One app's pool, client and breaker (one app per worker process in production)."""
+
+    def __init__(self, cfg: Any) -> None:
+        self.url: str = cfg["REDIS_URL"]
+        self.breaker = CircuitBreaker(cfg["REDIS_PROBE_INTERVAL"])
+        self.budget = per_process_budget(cfg["REDIS_MAX_CONNECTIONS"], cfg["WEB_CONCURRENCY"])
+        self.pool = self._build_pool(cfg)
+        self.client = redis.Redis(connection_pool=self.pool)
+
+    def _build_pool(self, cfg: Any) -> _GuardedPool:
+        kwargs = parse_url(self.url)
+        base = kwargs.pop("connection_class", Connection)
+        if base not in (Connection, SSLConnection):
+            raise ValueError("REDIS_URL must be a redis:// or rediss:// URL")
+        breaker = self.breaker
+        connection_class = type(
+            f"Breaker{base.__name__}", (_BreakerConnectionMixin, base), {"breaker": breaker}
+        )
+        pool_class = type("GuardedPool", (_GuardedPool,), {"breaker": breaker})
+        # redis-py pools notice a fork (_checkpid) and start empty in the child, so a pool
+        # built before gunicorn forks never shares a socket between processes.
+        return pool_class(
+            max_connections=self.budget,
+            timeout=cfg["REDIS_POOL_TIMEOUT"],
+            connection_class=connection_class,
+            socket_connect_timeout=cfg["REDIS_CONNECT_TIMEOUT"],
+            socket_timeout=cfg["REDIS_SOCKET_TIMEOUT"],
+            socket_keepalive=True,
+            retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), cfg["REDIS_RETRIES"]),
+            retry_on_error=[RedisConnectionError, RedisTimeoutError],
+            health_check_interval=30,
+            client_name="marketplace",
+            **kwargs,
+        )
+
+    @property
+    def available(self) -> bool:
+        """False while the breaker is open (Redis known to be down in this process)."""
+        return not self.breaker.is_open
+
+    def ping(self) -> float:
+        """Round-trip time in ms; raises a REDIS_ERRORS member when Redis is down."""
+        start = time.perf_counter()
+        self.client.ping()
+        return (time.perf_counter() - start) * 1000
+
+    def close(self) -> None:
+        self.pool.disconnect()
+
+
+class RedisManager:
+    """The extension: `redis_store.client` is the current app's shared client."""
+
+    def init_app(self, app: Any) -> RedisHandle:
+        """Build the app's pool; no connection is opened until the first command."""
+        handle = RedisHandle(app.config)
+        app.extensions["redis"] = handle
+        return handle
+
+    @property
+    def handle(self) -> RedisHandle:
+        return current_app.extensions["redis"]
+
+    @property
+    def client(self) -> redis.Redis:
+        return current_app.extensions["redis"].client
+
+
+def fallback_on_redis_error(
+    default: Any = None,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorate a Redis-backed helper so an outage returns `default` instead of raising.
+
+    The breaker has already logged the outage; callers only choose what "degraded" means.
+    """
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return func(*args, **kwargs)
+            except REDIS_ERRORS:
+                return default() if callable(default) else default
+
+        return wrapper
+
+    return decorate

@@ -1,0 +1,4 @@
+"""Flask commands of the stats domain."""
+import click
+
+commands: list[click.Command] = []

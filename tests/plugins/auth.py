@@ -1,0 +1,1 @@
+"""Fixtures of the auth domain (factories and helpers)."""

@@ -1,0 +1,1 @@
+"""Fixtures of the projects domain (factories and helpers)."""
