@@ -24,6 +24,16 @@ psycopg2.extras.register_uuid()
 UNAVAILABLE_ERRORS = (psycopg2.OperationalError, psycopg2.InterfaceError)
 
 
+class CountingCursor(psycopg2.extras.RealDictCursor):
+    """Rows as dicts; counts statements so tests and benchmarks can see queries per request."""
+
+    counter: "Pool"
+
+    def execute(self, query: Any, vars: Any = None) -> Any:  # noqa: A002 (psycopg2's name)
+        self.counter.queries += 1
+        return super().execute(query, vars)
+
+
 class Database:
     """The extension: `db.transaction()` uses the current app's pool."""
 
@@ -52,6 +62,8 @@ class Pool:
         self._slots: threading.BoundedSemaphore | None = None
         self._pool_lock = threading.Lock()
         self._pid = os.getpid()
+        self.queries = 0  # statements sent by this process (approximate under threads)
+        self._cursor_class = type("Cursor", (CountingCursor,), {"counter": self})
         self.dsn: str = cfg["DATABASE_URL"]
         self._size = cfg["DB_POOL_MAX"]
         self._wait = cfg["DB_POOL_TIMEOUT"]
@@ -119,7 +131,7 @@ class Pool:
         with self.connection() as conn:
             conn.readonly = readonly
             try:
-                with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+                with conn.cursor(cursor_factory=self._cursor_class) as cur:
                     yield cur
                 conn.commit()
             except BaseException:
