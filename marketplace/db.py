@@ -27,9 +27,9 @@ UNAVAILABLE_ERRORS = (psycopg2.OperationalError, psycopg2.InterfaceError)
 class CountingCursor(psycopg2.extras.RealDictCursor):
     """Rows as dicts; counts statements so tests and benchmarks can see queries per request."""
 
-    counter: "Pool"
+    counter: Pool
 
-    def execute(self, query: Any, vars: Any = None) -> Any:  # noqa: A002 (psycopg2's name)
+    def execute(self, query: Any, vars: Any = None) -> Any:
         self.counter.queries += 1
         return super().execute(query, vars)
 
