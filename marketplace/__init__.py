@@ -80,6 +80,7 @@ def configure_logging(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     """Wire every extension to the one Redis pool and the PostgreSQL pool of this process."""
+    from marketplace import metrics
     from marketplace.extensions import (
         cache,
         db,
@@ -117,6 +118,7 @@ def register_extensions(app: Flask) -> None:
     # sooner, so shared counting resumes as soon as any Redis call succeeds again.
     shared.breaker.on_recovery(lambda: setattr(limiter, "_storage_dead", False))
     register_request_hooks(app)
+    metrics.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:

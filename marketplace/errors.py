@@ -140,8 +140,10 @@ def rate_limited_response(exc: Any) -> Any:
     """
     import time
 
+    from marketplace import metrics
     from marketplace.extensions import limiter
 
+    metrics.incr("rate_limited")
     response = error_response(429, "rate_limited", RATE_LIMITED_MESSAGE)
     current = limiter.current_limit
     now = time.time()
