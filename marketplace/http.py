@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 from flask import Flask, Response, g, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from marketplace.errors import APIError, InvalidJSON
 
@@ -54,9 +55,12 @@ def register_request_hooks(app: Flask) -> None:
         g.started = time.perf_counter()
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        if request.routing_exception is None and _has_body() and (
-            request.mimetype != "application/json"
-        ):
+        if request.routing_exception is not None:
+            return  # 404/405 win over anything about the body
+        limit = request.max_content_length
+        if limit is not None and (request.content_length or 0) > limit:
+            raise RequestEntityTooLarge()
+        if _has_body() and request.mimetype != "application/json":
             raise UnsupportedMediaType()
 
     @app.after_request

@@ -1,0 +1,77 @@
+"""One Redis pool per worker process, inside the instance's connection budget."""
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import redis as redis_lib
+
+from marketplace.redis import per_process_budget
+from tests.processes import ServiceProcess, http, service_env
+from tests.servers import PrivateRedis
+
+
+def test_budget_is_split_among_processes():
+    assert per_process_budget(10, 2) == 5
+    assert per_process_budget(6, 2) == 3
+    assert per_process_budget(4, 2) == 2
+    assert per_process_budget(1, 4) == 1  # at least one each
+
+
+def service_connections(probe: redis_lib.Redis) -> int:
+    return sum(1 for c in probe.client_list() if c.get("name") == "marketplace")
+
+
+@pytest.mark.parametrize(("budget", "threads"), [(6, None), (4, 8)])
+def test_concurrent_clients_never_exceed_the_budget(database_url, db, tmp_path, budget, threads):
+    with PrivateRedis(tmp_path / "redis") as server:
+        probe = redis_lib.Redis.from_url(server.url)
+        env = service_env(database_url, server.url, REDIS_MAX_CONNECTIONS=str(budget),
+                          PROJECTS_RATE_LIMIT="1000000 per minute")
+        with ServiceProcess(env, tmp_path, workers=2, threads=threads) as service:
+            peak = 0
+            done = threading.Event()
+
+            def watch() -> None:
+                nonlocal peak
+                while not done.is_set():
+                    peak = max(peak, service_connections(probe))
+                    time.sleep(0.005)
+
+            watcher = threading.Thread(target=watch)
+            watcher.start()
+            paths = ["/api/v1/health/redis", "/api/v1/projects", "/api/v1/health/ready"]
+            try:
+                with ThreadPoolExecutor(max_workers=48) as pool:
+                    results = list(pool.map(
+                        lambda i: http("GET", service.url + paths[i % len(paths)]).status,
+                        range(960),
+                    ))
+            finally:
+                done.set()
+                watcher.join()
+            assert results.count(200) == len(results), {s: results.count(s) for s in set(results)}
+            assert 1 <= peak <= budget, peak
+            assert service_connections(probe) <= budget
+
+
+def test_pool_is_fork_safe(make_app, redis):
+    """A pool used before a fork (e.g. with --preload) never shares a socket with the child."""
+    import os
+
+    app = make_app()
+    handle = app.extensions["redis"]
+    parent_id = handle.client.client_id()
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: a fresh connection, not the parent's socket
+        try:
+            child_id = handle.client.client_id()
+            os.write(write_end, str(child_id).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    child_id = int(os.read(read_end, 64).decode())
+    os.waitpid(pid, 0)
+    assert child_id != parent_id
+    assert handle.client.client_id() == parent_id  # the parent's connection still works
