@@ -1,0 +1,97 @@
+"""Redis round trips and SQL statements per request, counted inside one app instance.
+
+Commands per request (INFO commandstats) are an upper bound on round trips: a pipeline or
+an MGET sends several commands, or several keys, in one write. Here every write of a
+packed command buffer to a Redis socket is one round trip, whatever it holds; statements
+come from the app's own counter (`db.pool.queries`).
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.connection import AbstractConnection
+
+from bench.scenarios import Scenario
+from bench.sides import Side
+
+
+@dataclass
+class Counted:
+    requests: int = 0
+    round_trips: int = 0
+    commands: Counter[str] = field(default_factory=Counter)
+    statements: int = 0
+    statuses: Counter[int] = field(default_factory=Counter)
+
+    def per_request(self, value: float) -> float:
+        return value / self.requests if self.requests else 0.0
+
+
+class _Tap:
+    """Wraps redis-py's connection methods while counting; restores them after."""
+
+    def __init__(self) -> None:
+        self.round_trips = 0
+        self.commands: Counter[str] = Counter()
+        self._saved: dict[str, Any] = {}
+
+    def __enter__(self) -> _Tap:
+        tap = self
+        saved = self._saved = {
+            name: getattr(AbstractConnection, name)
+            for name in ("send_packed_command", "send_command", "pack_commands")
+        }
+
+        def send_packed_command(conn: Any, command: Any, check_health: bool = True) -> None:
+            tap.round_trips += 1
+            return saved["send_packed_command"](conn, command, check_health)
+
+        def send_command(conn: Any, *args: Any, **kwargs: Any) -> None:
+            tap.commands[_name(args[0])] += 1
+            return saved["send_command"](conn, *args, **kwargs)
+
+        def pack_commands(conn: Any, commands: Any) -> Any:
+            commands = list(commands)
+            for cmd in commands:
+                tap.commands[_name(cmd[0])] += 1
+            return saved["pack_commands"](conn, commands)
+
+        AbstractConnection.send_packed_command = send_packed_command  # type: ignore[method-assign]
+        AbstractConnection.send_command = send_command  # type: ignore[method-assign]
+        AbstractConnection.pack_commands = pack_commands  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for name, value in self._saved.items():
+            setattr(AbstractConnection, name, value)
+
+
+def _name(word: Any) -> str:
+    return (word.decode() if isinstance(word, bytes) else str(word)).upper()
+
+
+def count(app: Any, scenario: Scenario, side: Side, n: int = 50) -> Counted:
+    """Send `n` requests of the scenario through the app (after one uncounted warm-up)."""
+    requests, headers = scenario.requests(side)
+    client = app.test_client()
+    pool = app.extensions["database"]
+    scenario.before_run(side)
+
+    def send(i: int) -> int:
+        req = requests[i % len(requests)]
+        resp = client.open(req.path, method=req.method, headers=headers,
+                           data=req.body, environ_base={"REMOTE_ADDR": "127.0.0.1"})
+        return resp.status_code
+
+    if scenario.ids != "miss":
+        send(0)  # fills the cache for the hit scenarios
+    counted = Counted(requests=n)
+    queries_before = pool.queries
+    with _Tap() as tap:
+        for i in range(1, n + 1):
+            counted.statuses[send(i)] += 1
+    counted.round_trips, counted.commands = tap.round_trips, tap.commands
+    counted.statements = pool.queries - queries_before
+    return counted

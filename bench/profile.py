@@ -1,0 +1,99 @@
+"""Where a cached GET /projects spends its time: py-spy samples of the gunicorn workers."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.procs import Server, log, run, stop_group
+from bench.settings import OUT, Settings
+from bench.wrk import run_wrk
+
+TOOLS = OUT / "tools"
+PY_SPY = TOOLS / "bin" / "py-spy"
+
+
+@dataclass
+class Profile:
+    samples: int
+    inclusive: list[tuple[str, float]]  # (frame, share of samples with it on the stack)
+    leaf: list[tuple[str, float]]  # (frame, share of samples where it is running)
+    raw: Path
+
+
+def ensure_py_spy() -> bool:
+    """py-spy from PyPI into bench/out/tools (a profiling tool, not a project dependency)."""
+    if PY_SPY.exists():
+        return True
+    try:
+        run([sys.executable, "-m", "pip", "install", "-q", "--target", str(TOOLS), "py-spy"])
+    except RuntimeError as exc:
+        log(f"py-spy not installable, profile skipped: {exc}")
+        return False
+    return PY_SPY.exists()
+
+
+def record(server: Server, script: Path, settings: Settings) -> Profile | None:
+    """Sample every worker while wrk drives the cached list path."""
+    if not ensure_py_spy() or server.proc is None:
+        return None
+    seconds = settings.profile_seconds
+    raw = OUT / "profile-list_hit.txt"
+    load = threading.Thread(target=run_wrk, args=(server.base_url, script, seconds + 2,
+                                                  settings.connections, settings.threads))
+    load.start()
+    try:
+        cmd = [str(PY_SPY), "record", "--pid", str(server.proc.pid), "--subprocesses",
+               "--duration", str(seconds), "--rate", "200", "--format", "raw",
+               "--output", str(raw), "--nonblocking"]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                text=True, start_new_session=True,
+                                env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(TOOLS)})
+        try:
+            _, err = proc.communicate(timeout=seconds + 60)
+        finally:
+            stop_group(proc)
+        if proc.returncode != 0:
+            log(f"py-spy failed ({proc.returncode}): {err[-500:]}")
+            return None
+    finally:
+        load.join()
+    return summarise(raw)
+
+
+def _frame(text: str) -> str:
+    """`func (path/to/module.py:123)` -> `func (module.py)`; lines vary, names do not."""
+    name, _, where = text.partition(" (")
+    filename = where.rstrip(")").rsplit(":", 1)[0]
+    short = "/".join(Path(filename).parts[-2:]) if filename else ""
+    for marker in ("site-packages/", "lib/python3.11/"):
+        short = short.split(marker)[-1]
+    return f"{name} ({short})" if short else name
+
+
+def summarise(raw: Path, top: int = 30) -> Profile:
+    inclusive: Counter[str] = Counter()
+    leaf: Counter[str] = Counter()
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        frames = [_frame(f) for f in stack.split(";")]
+        # Only samples inside a request: idle workers sit in gunicorn's accept/select.
+        if not any(f.startswith("wsgi_app ") or f.startswith("full_dispatch_request ")
+                   or f.startswith("handle_request ") for f in frames):
+            continue
+        n = int(count_text)
+        total += n
+        for f in set(frames):
+            inclusive[f] += n
+        leaf[frames[-1]] += n
+
+    def shares(counter: Counter[str]) -> list[tuple[str, float]]:
+        return [(f, c / total) for f, c in counter.most_common(top)] if total else []
+
+    return Profile(total, shares(inclusive), shares(leaf), raw)

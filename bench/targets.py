@@ -1,0 +1,190 @@
+"""Prepare and start the three targets: our service, the Express peer, the bare Flask app."""
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import sys
+from pathlib import Path
+
+import psycopg2
+import redis
+
+from bench.procs import Server, free_port, log, run
+from bench.settings import OUT, PEER_SOURCE, ROOT, UNLIMITED, Settings
+
+LOGS = OUT / "logs"
+PEER_DIR = OUT / "peer"
+GEVENT_SITE = OUT / "gevent"
+
+
+def recreate_database(settings: Settings, name: str) -> None:
+    """Drop and create a database the bench owns (never any other)."""
+    assert name in (settings.our_db, settings.peer_db), name
+    conn = psycopg2.connect(settings.pg_url("postgres"))
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        cur.execute(f'CREATE DATABASE "{name}"')
+    conn.close()
+
+
+def our_env(settings: Settings, port: int, worker_class: str = "sync") -> dict[str, str]:
+    """The production configuration, with the bench's database, Redis db and no rate limits."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GUNICORN", "FLASK"))}
+    env.update(
+        APP_ENV="production",
+        DATABASE_URL=settings.pg_url(settings.our_db),
+        REDIS_URL=settings.redis_url(settings.our_redis_db),
+        SESSION_SECRET=_secret("session"),
+        JWT_SECRET=_secret("jwt"),
+        WEB_CONCURRENCY="2",
+        PORT=str(port),
+        AUTH_RATE_LIMIT=UNLIMITED,
+        LOGIN_FAILURE_LIMIT=UNLIMITED,
+        PROJECTS_RATE_LIMIT=UNLIMITED,
+        PYTHONPATH=str(ROOT),
+    )
+    if worker_class == "gthread":
+        env.update(GUNICORN_WORKER_CLASS="gthread", GUNICORN_CMD_ARGS="--threads 4")
+    elif worker_class == "gevent":
+        env.update(GUNICORN_WORKER_CLASS="gevent", PYTHONPATH=f"{ROOT}:{GEVENT_SITE}")
+    return env
+
+
+_SECRETS: dict[str, str] = {}
+
+
+def _secret(name: str) -> str:
+    """One secret per run, shared by every instance of our service (tokens stay valid)."""
+    return _SECRETS.setdefault(name, secrets.token_urlsafe(48))
+
+
+def prepare_ours(settings: Settings) -> None:
+    """Fresh database, migrations, demo data; the bench's own Redis db emptied."""
+    recreate_database(settings, settings.our_db)
+    redis.Redis.from_url(settings.redis_url(settings.our_redis_db)).flushdb()
+    env = our_env(settings, 0)
+    flask = [sys.executable, "-m", "flask", "--app", "marketplace"]
+    run([*flask, "db", "upgrade"], env=env, cwd=ROOT)
+    log(f"seeding {settings.projects} projects and {settings.users} users (seed-demo)")
+    try:
+        run([*flask, "seed-demo", "--projects", str(settings.projects), "--users",
+             str(settings.users)], env=env, cwd=ROOT, timeout=1800)
+    except RuntimeError as exc:
+        if "No such command" not in str(exc):
+            raise
+        log("seed-demo is not in the service yet: the projects scenarios will be skipped")
+
+
+def ours(settings: Settings, worker_class: str = "sync") -> Server:
+    port = free_port()
+    cmd = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
+    return Server(f"ours-{worker_class}", cmd, our_env(settings, port, worker_class), ROOT,
+                  port, "/api/v1/health", LOGS)
+
+
+def bare(settings: Settings) -> Server:
+    """Same gunicorn.conf.py, same worker class and count as our service."""
+    port = free_port()
+    env = our_env(settings, port)
+    cmd = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "bench.bare_app:app"]
+    return Server("bare", cmd, env, ROOT, port, "/", LOGS)
+
+
+def ensure_gevent() -> bool:
+    """gevent goes into bench/out only (not requirements.txt) unless it wins and is agreed."""
+    if (GEVENT_SITE / "gevent").exists():
+        return True
+    try:
+        run([sys.executable, "-m", "pip", "install", "-q", "--target", str(GEVENT_SITE),
+             "gevent"])
+    except RuntimeError as exc:
+        log(f"gevent not installable, skipped: {exc}")
+        return False
+    return True
+
+
+def peer_env(settings: Settings, port: int) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        NODE_ENV="production",
+        WORKERS="2",
+        PORT=str(port),
+        REDIS_URL=settings.redis_url(settings.peer_redis_db),
+        DATABASE_URL=f"postgres://root@127.0.0.1:5432/{settings.peer_db}",
+        JWT_SECRET=_secret("peer-jwt"),
+        SESSION_SECRET=_secret("peer-session"),
+        AUTH_LIMIT="100000000",
+        PROJECTS_LIMIT="100000000",
+    )
+    return env
+
+
+def prepare_peer(settings: Settings) -> None:
+    """A writable copy of the read-only peer, `npm ci`, its seed, topped up to N projects."""
+    lock = PEER_SOURCE / "package-lock.json"
+    stamp = PEER_DIR / ".bench-lock"
+    if not stamp.exists() or stamp.read_bytes() != lock.read_bytes():
+        shutil.rmtree(PEER_DIR, ignore_errors=True)
+        shutil.copytree(PEER_SOURCE, PEER_DIR, ignore=shutil.ignore_patterns("node_modules"))
+        for path in [PEER_DIR, *PEER_DIR.rglob("*")]:
+            path.chmod(path.stat().st_mode | 0o200)
+        log("npm ci in bench/out/peer")
+        run(["npm", "ci", "--no-audit", "--no-fund"], cwd=PEER_DIR, timeout=900)
+        stamp.write_bytes(lock.read_bytes())
+    recreate_database(settings, settings.peer_db)
+    env = peer_env(settings, 0)
+    run(["node", "seed.js"], env=env, cwd=PEER_DIR)
+    top_up_peer(settings)
+
+
+def top_up_peer(settings: Settings) -> None:
+    """seed.js makes 1,000 projects; add rows of the same shape so both sides hold N."""
+    conn = psycopg2.connect(settings.pg_url(settings.peer_db))
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*), min(owner_id) FROM projects")
+        have, owner = cur.fetchone()
+        cur.execute(
+            """
+            INSERT INTO projects (title, description, budget, status, owner_id, created_at)
+            SELECT 'AI agent project #' || g,
+                   'Build and deploy an autonomous AI agent for client task #' || g ||
+                   ': scrape, summarise and report results through a JSON API.',
+                   ROUND((100 + (g * 37) %% 9900)::numeric + (g %% 100) / 100.0, 2),
+                   (ARRAY['open', 'in_progress', 'completed'])[1 + g %% 3], %s,
+                   NOW() - make_interval(mins => %s - g)
+            FROM generate_series(%s, %s) AS g
+            """,
+            (owner, settings.projects, have + 1, settings.projects),
+        )
+        cur.execute("ANALYZE projects")
+    conn.close()
+
+
+def peer(settings: Settings) -> Server:
+    port = free_port()
+    return Server("peer", ["node", "cluster.js"], peer_env(settings, port), PEER_DIR, port,
+                  "/api/v1/health/redis", LOGS)
+
+
+def peer_versions() -> dict[str, str]:
+    import json
+
+    pkg = PEER_DIR / "node_modules" / "express" / "package.json"
+    return {"express": json.loads(pkg.read_text())["version"]} if pkg.exists() else {}
+
+
+def read_ids(settings: Settings, db: str, limit: int) -> list[str]:
+    """Project ids, newest first (the order the list pages show them)."""
+    conn = psycopg2.connect(settings.pg_url(db))
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT id::text FROM projects ORDER BY created_at DESC, id DESC LIMIT %s",
+                    (limit,))
+        ids = [row[0] for row in cur.fetchall()]
+    conn.close()
+    return ids
+
+
+def peer_dir() -> Path:
+    return PEER_DIR
