@@ -74,6 +74,10 @@ def _frame(text: str) -> str:
     return f"{name} ({short})" if short else name
 
 
+def _in_request(name: str) -> bool:
+    return name.endswith(("Worker.handle", ".wsgi_app")) or "handle_request" in name
+
+
 def summarise(raw: Path, top: int = 30) -> Profile:
     inclusive: Counter[str] = Counter()
     leaf: Counter[str] = Counter()
@@ -82,10 +86,9 @@ def summarise(raw: Path, top: int = 30) -> Profile:
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
             continue
-        frames = [_frame(f) for f in stack.split(";")]
-        # Only samples inside a request: idle workers sit in gunicorn's accept/select.
-        if not any(f.startswith("wsgi_app ") or f.startswith("full_dispatch_request ")
-                   or f.startswith("handle_request ") for f in frames):
+        frames = [_frame(f) for f in stack.split(";") if not f.startswith("process ")]
+        # Only samples inside a request (parse, app, write): idle workers wait in accept.
+        if not any(_in_request(f.split(" (")[0]) for f in frames):
             continue
         n = int(count_text)
         total += n
@@ -94,6 +97,10 @@ def summarise(raw: Path, top: int = 30) -> Profile:
         leaf[frames[-1]] += n
 
     def shares(counter: Counter[str]) -> list[tuple[str, float]]:
-        return [(f, c / total) for f, c in counter.most_common(top)] if total else []
+        """The frames every sample shares (gunicorn's main loop) are left out."""
+        if not total:
+            return []
+        kept = [(f, c / total) for f, c in counter.most_common() if c / total < 0.99]
+        return kept[:top]
 
     return Profile(total, shares(inclusive), shares(leaf), raw)
