@@ -1,0 +1,86 @@
+"""Request bodies of the auth routes, validated with pydantic; errors become 422 per field."""
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, TypeVar
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from marketplace.errors import ValidationFailed
+
+T = TypeVar("T", bound=BaseModel)
+
+
+def _email(value: str) -> str:
+    value = value.strip()
+    if len(value) > 254:
+        raise ValueError("must be at most 254 characters")
+    try:
+        checked = validate_email(value, check_deliverability=False)
+    except EmailNotValidError:
+        raise ValueError("must be a valid e-mail address") from None
+    return checked.normalized.lower()
+
+
+def _name(value: str) -> str:
+    value = value.strip()
+    if not 1 <= len(value) <= 100:
+        raise ValueError("must be 1 to 100 characters")
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _password(value: str) -> str:
+    if not 8 <= len(value) <= 128:
+        raise ValueError("must be 8 to 128 characters")
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Email = Annotated[str, Field(strict=True, max_length=1000), AfterValidator(_email)]
+Password = Annotated[str, Field(strict=True), AfterValidator(_password)]
+Name = Annotated[str, Field(strict=True, max_length=1000), AfterValidator(_name)]
+
+
+class RegisterIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    email: Email
+    password: Password
+    name: Name
+    role: Literal["client", "agent"] = "client"
+
+
+class LoginIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    email: Annotated[str, Field(strict=True, min_length=1, max_length=254)]
+    password: Annotated[str, Field(strict=True, min_length=1, max_length=128)]
+
+
+_MESSAGES = {
+    "missing": "is required",
+    "string_type": "must be a string",
+    "literal_error": "must be one of: client, agent",
+    "string_too_long": "is too long",
+    "string_too_short": "must not be empty",
+}
+
+
+def parse(model: type[T], data: dict[str, Any]) -> T:
+    """The validated body, or a 422 whose `details` name each bad field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        details: dict[str, str] = {}
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "body"
+            if field in details:
+                continue
+            message = _MESSAGES.get(error["type"])
+            if message is None:
+                message = str(error.get("ctx", {}).get("error") or error["msg"])
+            details[field] = message
+        raise ValidationFailed(details=details) from None
