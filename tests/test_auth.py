@@ -1,15 +1,30 @@
-"""Accounts: register → login → me, validation, conflicts, the auth fixture."""
+"""Accounts: register → login → me, validation, conflicts, token failures, cache, presence, CLI."""
 from __future__ import annotations
 
+import base64
+import json
+import time
 from typing import Any
+
+import orjson
+import pytest
+
+from marketplace.auth import presence
+from marketplace.auth.user_cache import user_key
+
+PASSWORD = "correct-horse-9"  # noqa: S105
 
 
 def register(client: Any, **fields: Any) -> Any:
-    body = {"email": "ada@example.com", "password": "correct-horse-9", "name": "Ada", **fields}
+    body = {"email": "ada@example.com", "password": PASSWORD, "name": "Ada", **fields}
     return client.post("/api/v1/auth/register", json=body)
 
 
-def test_register_login_me_round_trip(client: Any) -> None:
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_register_login_me_round_trip(client: Any, db: Any) -> None:
     created = register(client, email="  Ada@Example.COM ")
     assert created.status_code == 201, created.json
     body = created.json
@@ -19,19 +34,182 @@ def test_register_login_me_round_trip(client: Any) -> None:
     assert set(body["user"]) == {"id", "email", "name", "role", "created_at"}
     assert body["access_token"] and body["refresh_token"]
 
-    login = client.post("/api/v1/auth/login",
-                        json={"email": "ADA@example.com", "password": "correct-horse-9"})
+    login = client.post("/api/v1/auth/login", json={"email": "ADA@example.com", "password": PASSWORD})
     assert login.status_code == 200, login.json
-    token = login.json["access_token"]
-    me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert login.json["user"] == body["user"]
+    me = client.get("/api/v1/auth/me", headers=bearer(login.json["access_token"]))
     assert me.status_code == 200, me.json
     assert me.json == {"success": True, "user": body["user"]}
 
+    with db.cursor() as cur:
+        cur.execute("SELECT email, password_hash FROM users")
+        email, password_hash = cur.fetchone()
+    assert email == "ada@example.com"
+    assert password_hash.startswith("scrypt:") and PASSWORD not in password_hash
 
-def test_auth_fixture(auth: Any, client: Any) -> None:
-    admin = auth.register(role="admin")
-    assert admin["user"]["role"] == "admin"
-    me = client.get("/api/v1/auth/me", headers=admin["headers"])
-    assert me.status_code == 200 and me.json["user"]["role"] == "admin"
-    agent = client.get("/api/v1/auth/me", headers=auth.headers("agent"))
-    assert agent.json["user"]["role"] == "agent"
+
+def test_duplicate_email_in_another_case_is_a_conflict(client: Any) -> None:
+    assert register(client).status_code == 201
+    again = register(client, email="ADA@EXAMPLE.com")
+    assert again.status_code == 409
+    assert again.json["code"] == "conflict" and again.json["success"] is False
+
+
+def test_agent_role_and_admin_refused(client: Any) -> None:
+    assert register(client, role="agent").json["user"]["role"] == "agent"
+    refused = register(client, email="eve@example.com", role="admin")
+    assert refused.status_code == 422
+    assert refused.json["code"] == "validation_error"
+    assert set(refused.json["details"]) == {"role"}
+
+
+@pytest.mark.parametrize(("fields", "bad"), [
+    ({"email": "not-an-address"}, {"email"}),
+    ({"email": "a" * 250 + "@example.com"}, {"email"}),
+    ({"password": "short"}, {"password"}),
+    ({"password": "x" * 129}, {"password"}),
+    ({"name": ""}, {"name"}),
+    ({"name": "n" * 101}, {"name"}),
+    ({"name": "nul\x00byte"}, {"name"}),
+    ({"email": 5, "password": 12345678, "name": None}, {"email", "password", "name"}),
+    ({"role": "superuser"}, {"role"}),
+])
+def test_invalid_fields_are_named(client: Any, fields: dict[str, Any], bad: set[str]) -> None:
+    response = register(client, **fields)
+    assert response.status_code == 422, response.json
+    assert response.json["code"] == "validation_error"
+    assert set(response.json["details"]) == bad
+
+
+def test_missing_fields_are_named(client: Any) -> None:
+    response = client.post("/api/v1/auth/register", json={})
+    assert response.status_code == 422
+    assert set(response.json["details"]) == {"email", "password", "name"}
+
+
+def test_wrong_password_and_unknown_email_look_the_same(client: Any) -> None:
+    register(client)
+    wrong = client.post("/api/v1/auth/login", json={"email": "ada@example.com", "password": "nope-nope"})
+    unknown = client.post("/api/v1/auth/login", json={"email": "bob@example.com", "password": "nope-nope"})
+    for response in (wrong, unknown):
+        assert response.status_code == 401
+        assert response.json == {"success": False, "error": "Invalid e-mail or password.",
+                                 "code": "invalid_credentials"}
+
+
+def _b64(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def _parts(token: str) -> tuple[dict[str, Any], dict[str, Any], str]:
+    header, payload, signature = token.split(".")
+    pad = lambda s: s + "=" * (-len(s) % 4)  # noqa: E731
+    return (json.loads(base64.urlsafe_b64decode(pad(header))),
+            json.loads(base64.urlsafe_b64decode(pad(payload))), signature)
+
+
+def test_every_token_failure_is_a_401(auth: Any, client: Any, make_app: Any) -> None:
+    tokens = auth.register()
+    header, payload, signature = _parts(tokens["access_token"])
+    alg_none = f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64({**payload, 'role': 'admin'})}."
+    tampered = f"{_b64(header)}.{_b64({**payload, 'role': 'admin'})}.{signature}"
+    expired_app = make_app(ACCESS_TOKEN_TTL=1)
+    with expired_app.app_context():
+        from marketplace.auth.tokens import issue_access_token
+        expired = issue_access_token(tokens["user"])
+    time.sleep(2.1)
+    cases = {
+        "unauthorized": [
+            {}, {"Authorization": "Bearer"}, {"Authorization": "Basic abc"},
+            bearer("garbage"), bearer("a.b.c"), bearer(alg_none), bearer(tampered),
+            bearer(tokens["refresh_token"]),
+        ],
+        "token_expired": [bearer(expired)],
+    }
+    for code, headers_list in cases.items():
+        for headers in headers_list:
+            response = client.get("/api/v1/auth/me", headers=headers)
+            assert response.status_code == 401, (headers, response.json)
+            assert response.json["code"] == code, (headers, response.json)
+            assert response.json["success"] is False
+    assert client.get("/api/v1/auth/me", headers=tokens["headers"]).status_code == 200
+
+
+def test_refresh_issues_an_access_token(auth: Any, client: Any) -> None:
+    tokens = auth.register(role="agent")
+    refreshed = client.post("/api/v1/auth/refresh", headers=bearer(tokens["refresh_token"]))
+    assert refreshed.status_code == 200, refreshed.json
+    assert set(refreshed.json) == {"success", "access_token"}
+    me = client.get("/api/v1/auth/me", headers=bearer(refreshed.json["access_token"]))
+    assert me.json["user"]["role"] == "agent"
+    access_as_refresh = client.post("/api/v1/auth/refresh", headers=tokens["headers"])
+    assert access_as_refresh.status_code == 401
+    assert client.post("/api/v1/auth/refresh").json["code"] == "unauthorized"
+
+
+def test_user_cache_holds_no_password_hash_and_is_invalidated(auth: Any, client: Any,
+                                                               redis: Any, app: Any) -> None:
+    tokens = auth.register(email="grace@example.com")
+    user_id = tokens["user"]["id"]
+    assert client.get("/api/v1/auth/me", headers=tokens["headers"]).status_code == 200
+    cached = orjson.loads(redis.get(user_key(user_id)))
+    assert cached == tokens["user"]
+    assert 0 < redis.ttl(user_key(user_id)) <= 300
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["create-admin", "grace@example.com", "--name", "Grace",
+                                 "--password", "another-horse-9"])
+    assert result.exit_code == 0, result.output
+    assert "promoted" in result.output
+    assert redis.get(user_key(user_id)) is None
+    me = client.get("/api/v1/auth/me", headers=tokens["headers"])
+    assert me.json["user"]["role"] == "admin" and me.json["user"]["name"] == "Grace"
+
+
+def test_create_admin_creates_and_prompts(app: Any, client: Any) -> None:
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["create-admin", "Root@Example.com", "--name", "Root"],
+                           input="admin-pass-123\nadmin-pass-123\n")
+    assert result.exit_code == 0, result.output
+    assert "created admin root@example.com" in result.output
+    login = client.post("/api/v1/auth/login",
+                        json={"email": "root@example.com", "password": "admin-pass-123"})
+    assert login.status_code == 200 and login.json["user"]["role"] == "admin"
+    bad = runner.invoke(args=["create-admin", "x@example.com", "--name", "X", "--password", "short"])
+    assert bad.exit_code != 0
+
+
+def test_login_and_requests_mark_presence(auth: Any, client: Any, redis: Any, app: Any) -> None:
+    register(client, email="pres@example.com")
+    login = client.post("/api/v1/auth/login", json={"email": "pres@example.com", "password": PASSWORD})
+    user_id = login.json["user"]["id"]
+    assert redis.zscore(presence.ACTIVE_USERS_KEY, user_id) is not None
+    assert 0 < redis.ttl(presence.ACTIVE_USERS_KEY) <= 900
+    other = auth.register()
+    client.get("/api/v1/auth/me", headers=other["headers"])
+    with app.app_context():
+        assert presence.count_active() == 2
+    # A stale member falls out of the window; counting never scans the keyspace.
+    redis.zadd(presence.ACTIVE_USERS_KEY, {"ghost": time.time() - 10_000})
+    with app.app_context():
+        assert presence.count_active() == 2
+
+
+def test_presence_is_throttled_per_process(auth: Any, client: Any, redis: Any) -> None:
+    tokens = auth.register()
+    user_id = tokens["user"]["id"]
+    client.get("/api/v1/auth/me", headers=tokens["headers"])
+    first = redis.zscore(presence.ACTIVE_USERS_KEY, user_id)
+    redis.zadd(presence.ACTIVE_USERS_KEY, {user_id: 1.0})  # would be overwritten by a write
+    for _ in range(5):
+        client.get("/api/v1/auth/me", headers=tokens["headers"])
+    assert first is not None
+    assert redis.zscore(presence.ACTIVE_USERS_KEY, user_id) == 1.0
+
+
+def test_token_requests_create_no_session(auth: Any, client: Any, redis: Any) -> None:
+    headers = auth.headers()
+    for _ in range(3):
+        response = client.get("/api/v1/auth/me", headers=headers)
+        assert "Set-Cookie" not in response.headers
+    client.get("/api/v1/health")
+    assert list(redis.scan_iter("session:*")) == []
