@@ -12,12 +12,16 @@ import pytest
 from marketplace.auth import presence
 from marketplace.auth.user_cache import user_key
 
-PASSWORD = "correct-horse-9"  # noqa: S105
+PASSWORD = "correct-horse-9"
 
 
 def register(client: Any, **fields: Any) -> Any:
     body = {"email": "ada@example.com", "password": PASSWORD, "name": "Ada", **fields}
     return client.post("/api/v1/auth/register", json=body)
+
+
+def login(client: Any, email: str, password: str = PASSWORD) -> Any:
+    return client.post("/api/v1/auth/login", json={"email": email, "password": password})
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -34,10 +38,10 @@ def test_register_login_me_round_trip(client: Any, db: Any) -> None:
     assert set(body["user"]) == {"id", "email", "name", "role", "created_at"}
     assert body["access_token"] and body["refresh_token"]
 
-    login = client.post("/api/v1/auth/login", json={"email": "ADA@example.com", "password": PASSWORD})
-    assert login.status_code == 200, login.json
-    assert login.json["user"] == body["user"]
-    me = client.get("/api/v1/auth/me", headers=bearer(login.json["access_token"]))
+    logged_in = login(client, "ADA@example.com")
+    assert logged_in.status_code == 200, logged_in.json
+    assert logged_in.json["user"] == body["user"]
+    me = client.get("/api/v1/auth/me", headers=bearer(logged_in.json["access_token"]))
     assert me.status_code == 200, me.json
     assert me.json == {"success": True, "user": body["user"]}
 
@@ -89,8 +93,8 @@ def test_missing_fields_are_named(client: Any) -> None:
 
 def test_wrong_password_and_unknown_email_look_the_same(client: Any) -> None:
     register(client)
-    wrong = client.post("/api/v1/auth/login", json={"email": "ada@example.com", "password": "nope-nope"})
-    unknown = client.post("/api/v1/auth/login", json={"email": "bob@example.com", "password": "nope-nope"})
+    wrong = login(client, "ada@example.com", "nope-nope")
+    unknown = login(client, "bob@example.com", "nope-nope")
     for response in (wrong, unknown):
         assert response.status_code == 401
         assert response.json == {"success": False, "error": "Invalid e-mail or password.",
@@ -171,17 +175,16 @@ def test_create_admin_creates_and_prompts(app: Any, client: Any) -> None:
                            input="admin-pass-123\nadmin-pass-123\n")
     assert result.exit_code == 0, result.output
     assert "created admin root@example.com" in result.output
-    login = client.post("/api/v1/auth/login",
-                        json={"email": "root@example.com", "password": "admin-pass-123"})
-    assert login.status_code == 200 and login.json["user"]["role"] == "admin"
-    bad = runner.invoke(args=["create-admin", "x@example.com", "--name", "X", "--password", "short"])
+    admin = login(client, "root@example.com", "admin-pass-123")
+    assert admin.status_code == 200 and admin.json["user"]["role"] == "admin"
+    bad = runner.invoke(args=["create-admin", "x@example.com", "--name", "X",
+                              "--password", "short"])
     assert bad.exit_code != 0
 
 
 def test_login_and_requests_mark_presence(auth: Any, client: Any, redis: Any, app: Any) -> None:
     register(client, email="pres@example.com")
-    login = client.post("/api/v1/auth/login", json={"email": "pres@example.com", "password": PASSWORD})
-    user_id = login.json["user"]["id"]
+    user_id = login(client, "pres@example.com").json["user"]["id"]
     assert redis.zscore(presence.ACTIVE_USERS_KEY, user_id) is not None
     assert 0 < redis.ttl(presence.ACTIVE_USERS_KEY) <= 900
     other = auth.register()

@@ -16,7 +16,8 @@ def me(client: Any, headers: dict[str, str]) -> Any:
 
 
 def _bucket_keys(redis: Any) -> list[bytes]:
-    return [k for k in redis.scan_iter(f"{revocation.REVOKED_PREFIX}*") if not k.endswith(b"rebuild")]
+    keys = redis.scan_iter(f"{revocation.REVOKED_PREFIX}*")
+    return [k for k in keys if not k.endswith(b"rebuild")]
 
 
 def test_logout_revokes_on_a_second_instance_and_survives_flushdb(
@@ -73,9 +74,10 @@ def test_normal_case_is_one_redis_round_trip_and_no_query(auth: Any, client: Any
     assert me(client, user["headers"]).status_code == 200
     after = redis_lib.Redis.from_url(app.config["REDIS_URL"]).info("commandstats")
     assert pool.queries == before_queries
-    # HMGET + GET pipelined on /me (the INFO call itself counts once more). The server-wide
-    # count may include other suites, so check our commands grew by the expected ones only.
-    assert after.get("cmdstat_hmget", {}).get("calls", 0) > info.get("cmdstat_hmget", {}).get("calls", 0)
+    # HMGET + GET pipelined on /me. Commandstats are server-wide (other suites share the
+    # server), so only check that the request read the bucket without touching PostgreSQL.
+    hmgets = lambda stats: stats.get("cmdstat_hmget", {}).get("calls", 0)  # noqa: E731
+    assert hmgets(after) > hmgets(info)
     assert calls(after) - before >= 2
 
 
