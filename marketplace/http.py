@@ -32,8 +32,12 @@ def json_body() -> dict[str, Any]:
     """The request's JSON object; 415 without the JSON content type, 400 when malformed."""
     if not _has_body():
         raise InvalidJSON("Request body must be a JSON object.")
+    raw = request.get_data(cache=True)
+    limit = request.max_content_length
+    if limit is not None and len(raw) >= limit and request.stream.read(1):
+        raise RequestEntityTooLarge()  # a chunked body is cut at the limit, not refused
     try:
-        data = orjson.loads(request.get_data(cache=True))
+        data = orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise InvalidJSON("Request body is not valid JSON.") from None
     if not isinstance(data, dict):
