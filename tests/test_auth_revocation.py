@@ -155,3 +155,19 @@ def test_revoked_stays_revoked_under_lru_eviction(auth: Any, make_app: Any, db: 
             assert me(client, user["headers"]).json["code"] == "token_revoked"
         assert raw.info("stats")["evicted_keys"] > 0
         raw.close()
+
+
+def test_logout_with_the_refresh_token_revokes_both(client, auth):
+    user = auth.register()
+    other = auth.register()
+    response = client.post("/api/v1/auth/logout", headers=user["headers"],
+                           json={"refresh_token": user["refresh_token"]})
+    assert response.status_code == 200
+    refreshed = client.post("/api/v1/auth/refresh",
+                            headers={"Authorization": f"Bearer {user['refresh_token']}"})
+    assert refreshed.status_code == 401 and refreshed.get_json()["code"] == "token_revoked"
+    # someone else's refresh token is refused, and nothing is revoked
+    response = client.post("/api/v1/auth/logout", headers=other["headers"],
+                           json={"refresh_token": user["access_token"]})
+    assert response.status_code == 422 and "refresh_token" in response.get_json()["details"]
+    assert client.get("/api/v1/auth/me", headers=other["headers"]).status_code == 200

@@ -4,15 +4,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Blueprint, current_app, g, session
-from flask_jwt_extended import get_jwt, jwt_required
+from flask import Blueprint, current_app, g, request, session
+from flask_jwt_extended import decode_token, get_jwt, jwt_required
 
 from marketplace.auth import presence, revocation, user_cache, users
 from marketplace.auth.guards import LazyUser, authenticate, require_user
 from marketplace.auth.limits import auth_rate_limit, login_failure_limit
-from marketplace.auth.schemas import LoginIn, RegisterIn, parse
+from marketplace.auth.schemas import LoginIn, LogoutIn, RegisterIn, parse
 from marketplace.auth.tokens import issue_access_token, issue_tokens
-from marketplace.errors import InvalidCredentials, Unauthorized
+from marketplace.errors import InvalidCredentials, Unauthorized, ValidationFailed
 from marketplace.http import json_body, json_response
 
 bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
@@ -64,10 +64,29 @@ def refresh() -> Any:
 @require_user()
 def logout() -> Any:
     claims = get_jwt()
+    refresh_claims = _refresh_token_to_revoke()
     revocation.revoke(claims["jti"], g.user["id"], int(claims["exp"]))
+    if refresh_claims is not None:
+        revocation.revoke(refresh_claims["jti"], g.user["id"], int(refresh_claims["exp"]))
     if session:
         session.clear()  # the interface deletes `session:<id>` and the cookie
     return json_response({"success": True})
+
+
+def _refresh_token_to_revoke() -> dict[str, Any] | None:
+    """The caller's own refresh token, when the logout body names one (optional)."""
+    if not request.content_length and "chunked" not in request.headers.get(
+        "Transfer-Encoding", ""
+    ):
+        return None
+    data = parse(LogoutIn, json_body())
+    try:
+        claims = decode_token(data.refresh_token)
+    except Exception:  # expired, tampered or not a JWT: nothing to revoke, say so
+        raise ValidationFailed(details={"refresh_token": "is not a valid refresh token"}) from None
+    if claims.get("type") != "refresh" or str(claims.get("sub")) != g.user["id"]:
+        raise ValidationFailed(details={"refresh_token": "is not your refresh token"})
+    return claims
 
 
 @bp.get("/me")

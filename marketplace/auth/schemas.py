@@ -45,7 +45,7 @@ Name = Annotated[str, Field(strict=True, max_length=1000), AfterValidator(_name)
 
 
 class RegisterIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
     email: Email
     password: Password
@@ -54,10 +54,18 @@ class RegisterIn(BaseModel):
 
 
 class LoginIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
     email: Annotated[str, Field(strict=True, min_length=1, max_length=254)]
     password: Annotated[str, Field(strict=True, min_length=1, max_length=128)]
+
+
+class LogoutIn(BaseModel):
+    """Optional body of logout: the refresh token to revoke along with the access token."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    refresh_token: Annotated[str, Field(strict=True, min_length=1, max_length=4096)]
 
 
 _MESSAGES = {
@@ -66,6 +74,7 @@ _MESSAGES = {
     "literal_error": "must be one of: client, agent",
     "string_too_long": "is too long",
     "string_too_short": "must not be empty",
+    "extra_forbidden": "is not a known field",
 }
 
 
