@@ -1,0 +1,193 @@
+"""SQL of projects and proposals; every write bumps the projects generation in its transaction."""
+from __future__ import annotations
+
+from typing import Any
+
+from marketplace import generations as gen
+from marketplace.errors import Conflict, Forbidden, NotFound
+from marketplace.extensions import db
+from marketplace.projects.query import ListQuery
+from marketplace.projects.serialize import public_project, public_proposal
+
+PROJECT_COLUMNS = ("id, title, description, budget, skills, status, owner_id, deadline, "
+                   "proposal_count, created_at, updated_at")
+PROPOSAL_COLUMNS = "id, project_id, agent_id, cover_letter, bid_amount, status, created_at"
+FEATURED_LIMIT = 10
+_ORDER = {"newest": "created_at DESC, id DESC", "budget": "budget DESC, id DESC"}
+# PATCH may only move a project along these edges; any other change of status is a 409.
+_TRANSITIONS = {("open", "cancelled"), ("in_progress", "completed")}
+
+Written = tuple[dict[str, Any], int]  # (public payload, the generation the write bumped to)
+
+
+def _filters(query: ListQuery) -> tuple[str, list[Any]]:
+    """WHERE clause over indexed columns only (status b-tree, skills GIN, search GIN)."""
+    clauses, params = ["true"], []
+    if query.status:
+        clauses.append("status = %s")
+        params.append(query.status)
+    if query.skill:
+        clauses.append("skills @> ARRAY[%s]::text[]")
+        params.append(query.skill)
+    if query.q:
+        clauses.append("search @@ websearch_to_tsquery('english', %s)")
+        params.append(query.q)
+    return " AND ".join(clauses), params
+
+
+def list_projects(query: ListQuery) -> tuple[int, dict[str, Any]]:
+    """One statement, one snapshot: the generation, the total and the page."""
+    where, params = _filters(query)
+    sql = f"""
+        SELECT g.value AS generation, c.total, p.*
+        FROM cache_generations g
+        CROSS JOIN (SELECT count(*) AS total FROM projects WHERE {where}) c
+        LEFT JOIN LATERAL (
+            SELECT {PROJECT_COLUMNS} FROM projects WHERE {where}
+            ORDER BY {_ORDER[query.sort]} LIMIT %s OFFSET %s
+        ) p ON true
+        WHERE g.name = %s"""
+    offset = (query.page - 1) * query.per_page
+    with db.transaction(readonly=True) as cur:
+        cur.execute(sql, [*params, *params, query.per_page, offset, gen.PROJECTS])
+        rows = cur.fetchall()
+    total = int(rows[0]["total"])
+    payload = {
+        "success": True,
+        "data": [public_project(row) for row in rows if row["id"] is not None],
+        "pagination": {"page": query.page, "per_page": query.per_page, "total": total,
+                       "pages": -(-total // query.per_page)},
+    }
+    return int(rows[0]["generation"]), payload
+
+
+def featured_projects() -> tuple[int, dict[str, Any]]:
+    """Open projects with the highest budgets (the status/budget index), with the generation."""
+    with db.transaction(readonly=True) as cur:
+        cur.execute(f"""
+            SELECT g.value AS generation, p.* FROM cache_generations g
+            LEFT JOIN LATERAL (
+                SELECT {PROJECT_COLUMNS} FROM projects WHERE status = 'open'
+                ORDER BY budget DESC, id DESC LIMIT %s
+            ) p ON true
+            WHERE g.name = %s""", (FEATURED_LIMIT, gen.PROJECTS))
+        rows = cur.fetchall()
+    data = [public_project(row) for row in rows if row["id"] is not None]
+    return int(rows[0]["generation"]), {"success": True, "data": data}
+
+
+def get_project(project_id: str) -> tuple[int, dict[str, Any]]:
+    """The project and the generation of the same snapshot; 404 when unknown."""
+    with db.transaction(readonly=True) as cur:
+        cur.execute(f"""
+            SELECT g.value AS generation, p.* FROM cache_generations g
+            LEFT JOIN (SELECT {PROJECT_COLUMNS} FROM projects WHERE id = %s) p ON true
+            WHERE g.name = %s""", (project_id, gen.PROJECTS))
+        row = cur.fetchone()
+    if row["id"] is None:
+        raise NotFound("Project not found.")
+    return int(row["generation"]), {"success": True, "project": public_project(row)}
+
+
+def _lock_project(cur: Any, project_id: str) -> dict[str, Any]:
+    cur.execute(f"SELECT {PROJECT_COLUMNS} FROM projects WHERE id = %s FOR UPDATE", (project_id,))
+    row = cur.fetchone()
+    if row is None:
+        raise NotFound("Project not found.")
+    return row
+
+
+def _require_owner(project: dict[str, Any], user: dict[str, Any], *, admin: bool = True) -> None:
+    if str(project["owner_id"]) != user["id"] and not (admin and user["role"] == "admin"):
+        raise Forbidden("Only the project's owner may do this.")
+
+
+def create_project(owner_id: str, fields: dict[str, Any]) -> Written:
+    with db.transaction() as cur:
+        cur.execute(f"""
+            INSERT INTO projects (owner_id, title, description, budget, skills, deadline)
+            VALUES (%s, %s, %s, %s, %s, %s) RETURNING {PROJECT_COLUMNS}""",
+            (owner_id, fields["title"], fields["description"], fields["budget"],
+             fields["skills"], fields["deadline"]))
+        row = cur.fetchone()
+        generation = gen.bump(cur, gen.PROJECTS, str(row["id"]))
+    return public_project(row), generation
+
+
+def update_project(project_id: str, user: dict[str, Any], changes: dict[str, Any]) -> Written:
+    with db.transaction() as cur:
+        project = _lock_project(cur, project_id)
+        _require_owner(project, user)
+        status = changes.get("status")
+        if status is not None and status != project["status"] \
+                and (project["status"], status) not in _TRANSITIONS:
+            raise Conflict(f"A project cannot go from {project['status']} to {status}.")
+        assignments = ", ".join(f"{name} = %s" for name in changes)  # names from the schema
+        cur.execute(f"""
+            UPDATE projects SET {assignments}, updated_at = now() WHERE id = %s
+            RETURNING {PROJECT_COLUMNS}""", (*changes.values(), project_id))
+        row = cur.fetchone()
+        generation = gen.bump(cur, gen.PROJECTS, project_id)
+    return public_project(row), generation
+
+
+def delete_project(project_id: str, user: dict[str, Any]) -> int:
+    with db.transaction() as cur:
+        _require_owner(_lock_project(cur, project_id), user)
+        cur.execute("DELETE FROM projects WHERE id = %s", (project_id,))
+        return gen.bump(cur, gen.PROJECTS, project_id)
+
+
+def create_proposal(project_id: str, agent_id: str, fields: dict[str, Any]) -> Written:
+    """The project row lock orders proposals against accept, delete and status changes."""
+    with db.transaction() as cur:
+        if _lock_project(cur, project_id)["status"] != "open":
+            raise Conflict("The project is not open for proposals.")
+        cur.execute(f"""
+            INSERT INTO proposals (project_id, agent_id, cover_letter, bid_amount)
+            VALUES (%s, %s, %s, %s) ON CONFLICT (project_id, agent_id) DO NOTHING
+            RETURNING {PROPOSAL_COLUMNS}""",
+            (project_id, agent_id, fields["cover_letter"], fields["bid_amount"]))
+        row = cur.fetchone()
+        if row is None:
+            raise Conflict("You have already sent a proposal for this project.")
+        cur.execute("UPDATE projects SET proposal_count = proposal_count + 1 WHERE id = %s",
+                    (project_id,))
+        generation = gen.bump(cur, gen.PROJECTS, project_id)
+    return public_proposal(row), generation
+
+
+def list_proposals(project_id: str, user: dict[str, Any]) -> list[dict[str, Any]]:
+    with db.transaction(readonly=True) as cur:
+        cur.execute("SELECT owner_id FROM projects WHERE id = %s", (project_id,))
+        project = cur.fetchone()
+        if project is None:
+            raise NotFound("Project not found.")
+        _require_owner(project, user)
+        cur.execute(f"SELECT {PROPOSAL_COLUMNS} FROM proposals WHERE project_id = %s "
+                    "ORDER BY created_at, id", (project_id,))
+        return [public_proposal(row) for row in cur.fetchall()]
+
+
+def accept_proposal(project_id: str, proposal_id: str, user: dict[str, Any]) -> Written:
+    """One transaction under the project's row lock: of two concurrent accepts one gets 409."""
+    with db.transaction() as cur:
+        project = _lock_project(cur, project_id)
+        _require_owner(project, user, admin=False)
+        cur.execute("SELECT status FROM proposals WHERE id = %s AND project_id = %s",
+                    (proposal_id, project_id))
+        proposal = cur.fetchone()
+        if proposal is None:
+            raise NotFound("Proposal not found.")
+        if project["status"] != "open" or proposal["status"] != "pending":
+            raise Conflict("The project is not open, or the proposal is no longer pending.")
+        cur.execute(f"""
+            UPDATE proposals SET status = CASE WHEN id = %s THEN 'accepted' ELSE 'rejected' END
+            WHERE project_id = %s AND status = 'pending' RETURNING {PROPOSAL_COLUMNS}""",
+            (proposal_id, project_id))
+        accepted = next(row for row in cur.fetchall() if str(row["id"]) == proposal_id)
+        cur.execute(f"""UPDATE projects SET status = 'in_progress', updated_at = now()
+                        WHERE id = %s RETURNING {PROJECT_COLUMNS}""", (project_id,))
+        row = cur.fetchone()
+        generation = gen.bump(cur, gen.PROJECTS, project_id)
+    return {"project": public_project(row), "proposal": public_proposal(accepted)}, generation

@@ -1,0 +1,199 @@
+"""Public JSON responses cached in the shared Redis, each entry tagged with the PostgreSQL
+generation its data was read at, so an entry older than a known write is never served.
+
+An entry is `b"<generation>:" + body`. A namespace (e.g. the project lists) has a marker
+key holding the newest generation any writer announced through Redis; it is read in the
+same MGET as the entry. Writes Redis never heard of (it was down or frozen) are known to
+every process through PostgreSQL's NOTIFY (`generations.required`): no query per hit.
+Misses are single-flight: one computation per key in a process (a lock per key), and
+across processes a short Redis lock whose losers poll the entry briefly.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import orjson
+from cachelib.serializers import BaseRedisSerializer
+from flask import Response, current_app
+
+from marketplace.extensions import cache, generations, redis_store
+from marketplace.redis import REDIS_ERRORS
+
+log = logging.getLogger(__name__)
+
+KEY_PREFIX = "cache:"  # Flask-Caching's CACHE_KEY_PREFIX; every key below lives under it
+LOCK_PREFIX = "lock:"  # cache:lock:<key>, held while one process computes <key>
+LOCK_TTL_MS = 2000
+LOCAL_WAIT_SECONDS = 2.0  # waiting for this process's own computation of the key
+REMOTE_WAIT_SECONDS = 1.0  # polling for another process's computation, then compute anyway
+POLL_SECONDS = 0.05
+MARKER_TTL = 86_400  # rewritten by every write; its loss only costs hits until NOTIFY catches up
+
+# Raise the marker to ARGV[1] if it is lower, and delete the exact entries named after it.
+_ANNOUNCE = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > current then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+else
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+end
+for i = 2, #KEYS do redis.call('DEL', KEYS[i]) end
+return 1
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class RawBytes(BaseRedisSerializer):
+    """Entries are stored and served as the bytes they are: no pickle, no JSON round trip."""
+
+    def dumps(self, value: Any, protocol: int = 0) -> bytes:
+        return value
+
+    def loads(self, value: bytes | None) -> Any:
+        return value
+
+
+class _KeyLocks:
+    """One lock per key being computed in this process, dropped when nobody holds or waits."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, list[Any]] = {}
+
+    @contextmanager
+    def hold(self, key: str, timeout: float) -> Iterator[bool]:
+        with self._guard:
+            entry = self._locks.setdefault(key, [threading.Lock(), 0])
+            entry[1] += 1
+        acquired = entry[0].acquire(timeout=timeout)
+        try:
+            yield acquired
+        finally:
+            if acquired:
+                entry[0].release()
+            with self._guard:
+                entry[1] -= 1
+                if entry[1] == 0:
+                    del self._locks[key]
+
+
+def _split(raw: bytes | None) -> tuple[int, bytes] | None:
+    if not raw:
+        return None
+    head, sep, body = raw.partition(b":")
+    return (int(head), body) if sep and head.isdigit() else None
+
+
+class ResponseCache:
+    """Cached responses of one generation namespace (e.g. `generations.PROJECTS`)."""
+
+    def __init__(self, generation: str, marker_key: str) -> None:
+        self.generation = generation
+        self.marker_key = marker_key
+        self._flights = _KeyLocks()
+
+    def _backend(self) -> Any:
+        """Flask-Caching's RedisCache on the shared client, with the raw-bytes serializer."""
+        backend = current_app.extensions.get("response_cache")
+        if backend is None:
+            backend = copy.copy(cache.cache)
+            backend.serializer = RawBytes()
+            current_app.extensions["response_cache"] = backend
+        return backend
+
+    def _fresh(self, key: str, item_id: str | None) -> bytes | None:
+        """The entry's body if no write newer than it is known (one round trip)."""
+        if item_id is None:
+            raw, marker = self._backend().get_many(key, self.marker_key)
+            floor = max(int(marker or 0), generations.required(self.generation))
+        else:
+            raw = self._backend().get(key)
+            floor = generations.required(self.generation, item_id)
+        entry = _split(raw)
+        return entry[1] if entry is not None and entry[0] >= floor else None
+
+    def serve(self, key: str, build: Callable[[], tuple[int, Any]], *,
+              item_id: str | None = None, timeout: int | None = None) -> Response:
+        """A HIT from Redis, or `build()` -> (generation, payload) stored and sent as a MISS.
+
+        `item_id` marks a detail entry (fresh unless that item was written); without it the
+        entry belongs to the namespace's lists and any write makes it stale. Only what
+        `build` returns is stored: an exception (404, 400, 503) leaves nothing behind.
+        """
+        try:
+            body = self._fresh(key, item_id)
+        except REDIS_ERRORS:
+            return _respond(orjson.dumps(build()[1]), "MISS")
+        if body is not None:
+            return _respond(body, "HIT")
+        with self._flights.hold(key, LOCAL_WAIT_SECONDS):
+            return self._fill(key, build, item_id, timeout)
+
+    def _fill(self, key: str, build: Callable[[], tuple[int, Any]],
+              item_id: str | None, timeout: int | None) -> Response:
+        client = redis_store.client
+        lock_key, token = f"{KEY_PREFIX}{LOCK_PREFIX}{key}", uuid.uuid4().hex
+        owner = False
+        try:
+            body = self._fresh(key, item_id)  # the previous holder of the local lock stored it
+            if body is not None:
+                return _respond(body, "HIT")
+            owner = bool(client.set(lock_key, token, nx=True, px=LOCK_TTL_MS))
+            deadline = time.monotonic() + REMOTE_WAIT_SECONDS
+            while not owner and time.monotonic() < deadline:
+                time.sleep(POLL_SECONDS)
+                body = self._fresh(key, item_id)
+                if body is not None:
+                    return _respond(body, "HIT")
+        except REDIS_ERRORS:
+            return _respond(orjson.dumps(build()[1]), "MISS")
+        try:
+            generation, payload = build()
+            body = orjson.dumps(payload)
+            self._store(key, generation, body, timeout)
+        finally:
+            if owner:
+                self._release(lock_key, token)
+        return _respond(body, "MISS")
+
+    def _store(self, key: str, generation: int, body: bytes, timeout: int | None) -> None:
+        ttl = timeout or current_app.config["CACHE_DEFAULT_TIMEOUT"]
+        try:
+            self._backend().set(key, b"%d:%s" % (generation, body), timeout=ttl)
+        except REDIS_ERRORS:
+            pass  # served uncached; the breaker has logged the outage
+
+    def _release(self, lock_key: str, token: str) -> None:
+        try:
+            redis_store.client.eval(_RELEASE, 1, lock_key, token)
+        except REDIS_ERRORS:
+            pass  # the lock expires by itself within LOCK_TTL_MS
+
+    def announce_write(self, generation: int, item_id: str | None = None,
+                       detail_keys: tuple[str, ...] = ()) -> None:
+        """After commit: this process knows at once; Redis (if it answers) raises the marker
+        and drops the exact detail entries in one round trip. Other processes also learn the
+        write from NOTIFY, so a write Redis missed still makes older entries stale."""
+        generations.learn(self.generation, generation, item_id)
+        keys = [KEY_PREFIX + self.marker_key, *(KEY_PREFIX + key for key in detail_keys)]
+        try:
+            redis_store.client.eval(_ANNOUNCE, len(keys), *keys, generation, MARKER_TTL)
+        except REDIS_ERRORS as exc:
+            log.warning("cache invalidation did not reach redis (generation %d): %s",
+                        generation, type(exc).__name__)
+
+
+def _respond(body: bytes, state: str) -> Response:
+    response = Response(body, status=200, mimetype="application/json")
+    response.headers["X-Cache"] = state
+    return response
