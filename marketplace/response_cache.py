@@ -34,7 +34,6 @@ LOCK_TTL_MS = 2000
 LOCAL_WAIT_SECONDS = 2.0  # waiting for this process's own computation of the key
 REMOTE_WAIT_SECONDS = 1.0  # polling for another process's computation, then compute anyway
 POLL_SECONDS = 0.05
-MARKER_TTL = 86_400  # rewritten by every write; its loss only costs hits until NOTIFY catches up
 
 # Raise the marker to ARGV[1] if it is lower, and delete the exact entries named after it.
 _ANNOUNCE = """
@@ -186,8 +185,11 @@ class ResponseCache:
         write from NOTIFY, so a write Redis missed still makes older entries stale."""
         generations.learn(self.generation, generation, item_id)
         keys = [KEY_PREFIX + self.marker_key, *(KEY_PREFIX + key for key in detail_keys)]
+        # The marker outlives every entry stored before the write (they expire sooner, bar
+        # a few milliseconds covered by NOTIFY), so like every cache: key it lives <= 300 s.
+        ttl = current_app.config["CACHE_DEFAULT_TIMEOUT"]
         try:
-            redis_store.client.eval(_ANNOUNCE, len(keys), *keys, generation, MARKER_TTL)
+            redis_store.client.eval(_ANNOUNCE, len(keys), *keys, generation, ttl)
         except REDIS_ERRORS as exc:
             log.warning("cache invalidation did not reach redis (generation %d): %s",
                         generation, type(exc).__name__)
