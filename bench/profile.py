@@ -18,6 +18,7 @@ PY_SPY = TOOLS / "bin" / "py-spy"
 
 @dataclass
 class Profile:
+    name: str
     samples: int
     inclusive: list[tuple[str, float]]  # (frame, share of samples with it on the stack)
     leaf: list[tuple[str, float]]  # (frame, share of samples where it is running)
@@ -36,12 +37,12 @@ def ensure_py_spy() -> bool:
     return PY_SPY.exists()
 
 
-def record(server: Server, script: Path, settings: Settings) -> Profile | None:
-    """Sample every worker while wrk drives the cached list path."""
+def record(server: Server, script: Path, settings: Settings, name: str) -> Profile | None:
+    """Sample every worker while wrk drives one scenario."""
     if not ensure_py_spy() or server.proc is None:
         return None
     seconds = settings.profile_seconds
-    raw = OUT / "profile-list_hit.txt"
+    raw = OUT / f"profile-{name}.txt"
     load = threading.Thread(target=run_wrk, args=(server.base_url, script, seconds + 2,
                                                   settings.connections, settings.threads))
     load.start()
@@ -61,7 +62,7 @@ def record(server: Server, script: Path, settings: Settings) -> Profile | None:
             return None
     finally:
         load.join()
-    return summarise(raw)
+    return summarise(name, raw)
 
 
 def _frame(text: str) -> str:
@@ -78,7 +79,7 @@ def _in_request(name: str) -> bool:
     return name.endswith(("Worker.handle", ".wsgi_app")) or "handle_request" in name
 
 
-def summarise(raw: Path, top: int = 30) -> Profile:
+def summarise(name: str, raw: Path, top: int = 30) -> Profile:
     inclusive: Counter[str] = Counter()
     leaf: Counter[str] = Counter()
     total = 0
@@ -103,4 +104,4 @@ def summarise(raw: Path, top: int = 30) -> Profile:
         kept = [(f, c / total) for f, c in counter.most_common() if c / total < 0.99]
         return kept[:top]
 
-    return Profile(total, shares(inclusive), shares(leaf), raw)
+    return Profile(name, total, shares(inclusive), shares(leaf), raw)

@@ -24,7 +24,7 @@ class Report:
     skipped: dict[str, str] = field(default_factory=dict)
     workers: dict[str, Measured] = field(default_factory=dict)
     worker_notes: dict[str, str] = field(default_factory=dict)
-    profile: Profile | None = None
+    profiles: list[Profile] = field(default_factory=list)
     observations: list[str] = field(default_factory=list)
 
 
@@ -167,17 +167,27 @@ def worker_table(report: Report) -> list[str]:
     return lines
 
 
-def profile_section(profile: Profile | None) -> list[str]:
-    if profile is None or not profile.samples:
+def profile_section(profiles: list[Profile]) -> list[str]:
+    if not profiles:
         return ["Not recorded in this run (py-spy unavailable or failed; see the log)."]
-    lines = [f"py-spy, {profile.samples} samples inside requests on both workers of the Flask "
-             "service while wrk drove cached `GET /projects` (raw stacks: "
-             f"`bench/out/{profile.raw.name}`).", "",
+    lines: list[str] = []
+    for profile in profiles:
+        lines += _profile(profile)
+    return lines
+
+
+def _profile(profile: Profile) -> list[str]:
+    title = scenario_by_name(profile.name).title
+    lines = [f"### {title}", "",
+             f"py-spy, {profile.samples} samples inside requests on both workers of the Flask "
+             f"service while wrk drove {title} (raw stacks: "
+             f"`bench/out/{profile.raw.name}`). Shares are of wall time inside requests, "
+             "waiting on Redis or PostgreSQL included.", "",
              "Time on the stack (inclusive):", "", "| frame | share |", "|---|---:|"]
     lines += [f"| `{f}` | {s:.1%} |" for f, s in profile.inclusive]
     lines += ["", "Time running (self):", "", "| frame | share |", "|---|---:|"]
     lines += [f"| `{f}` | {s:.1%} |" for f, s in profile.leaf]
-    return lines
+    return [*lines, ""]
 
 
 def render(report: Report) -> str:
@@ -225,9 +235,9 @@ def render(report: Report) -> str:
         "",
         *worker_table(report),
         "",
-        "## Profile of the cached list path",
+        "## Profiles",
         "",
-        *profile_section(report.profile),
+        *profile_section(report.profiles),
         "",
     ]
     if report.observations:

@@ -24,6 +24,8 @@ from bench.settings import BENCH, Settings
 from bench.sides import Side, register_our_user, use_peer_user
 from bench.wrk import ensure_wrk, run_wrk, write_script
 
+PROFILED = ("list_hit", "detail_miss")  # the path the targets are about, and the slowest read
+
 
 def _terminate(signum: int, _frame: Any) -> None:
     raise SystemExit(128 + signum)
@@ -80,10 +82,15 @@ def bench(settings: Settings, servers: list[Server]) -> Report:
     accounting(plan, report.results, redis_cmds, pg)
     count_in_process(settings, plan, report)
     compare_worker_classes(settings, ours, servers, report)
-    if "list_hit" in report.results:
-        requests, headers = scenario_by_name("list_hit").requests(sides[0])
-        script = write_script("profile-list_hit", requests, headers, settings.threads)
-        report.profile = record(ours, script, settings)
+    for name in PROFILED:
+        if name in report.results:
+            scenario = scenario_by_name(name)
+            requests, headers = scenario.requests(sides[0])
+            script = write_script(f"profile-{name}", requests, headers, settings.threads)
+            scenario.before_run(sides[0])
+            profile = record(ours, script, settings, name)
+            if profile is not None:
+                report.profiles.append(profile)
     return report
 
 
@@ -148,7 +155,7 @@ def compare_worker_classes(settings: Settings, sync: Server, servers: list[Serve
         return
     candidates = {"sync": sync}
     report.worker_notes["sync"] = "production default (gunicorn.conf.py)"
-    for name in ("gthread", "gevent"):
+    for name in ("sync-4", "gthread", "gevent"):
         if name == "gevent" and not targets.ensure_gevent():
             report.worker_notes[name] = "gevent could not be installed"
             continue
@@ -156,6 +163,7 @@ def compare_worker_classes(settings: Settings, sync: Server, servers: list[Serve
             candidates[name] = start(targets.ours(settings, name), servers)
         except RuntimeError as exc:
             report.worker_notes[name] = f"did not start: {str(exc)[:120]}"
+    report.worker_notes.setdefault("sync-4", "sync, WEB_CONCURRENCY=4 (two per CPU here)")
     report.worker_notes.setdefault("gthread", "--threads 4 (keep-alive)")
     report.worker_notes.setdefault("gevent", "worker_connections 1000 (keep-alive)")
     side_stub = Side("ours", sync)

@@ -45,7 +45,9 @@ def our_env(settings: Settings, port: int, worker_class: str = "sync") -> dict[s
         PROJECTS_RATE_LIMIT=UNLIMITED,
         PYTHONPATH=str(ROOT),
     )
-    if worker_class == "gthread":
+    if worker_class == "sync-4":
+        env.update(WEB_CONCURRENCY="4")
+    elif worker_class == "gthread":
         env.update(GUNICORN_WORKER_CLASS="gthread", GUNICORN_CMD_ARGS="--threads 4")
     elif worker_class == "gevent":
         env.update(GUNICORN_WORKER_CLASS="gevent", PYTHONPATH=f"{ROOT}:{GEVENT_SITE}")
@@ -74,7 +76,35 @@ def prepare_ours(settings: Settings) -> None:
     except RuntimeError as exc:
         if "No such command" not in str(exc):
             raise
-        log("seed-demo is not in the service yet: the projects scenarios will be skipped")
+        log("seed-demo is not in the service yet: rows inserted with SQL instead")
+        seed_with_sql(settings)
+
+
+def seed_with_sql(settings: Settings) -> None:
+    """Stand-in for seed-demo while it is missing: the peer's row shapes, our schema."""
+    conn = psycopg2.connect(settings.pg_url(settings.our_db))
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO users (email, password_hash, name) SELECT 'demo' || g || "
+            "'@example.com', '!unusable', 'Demo user ' || g FROM generate_series(1, %s) g",
+            (settings.users,))
+        cur.execute(
+            """
+            INSERT INTO projects (owner_id, title, description, budget, skills, status,
+                                  created_at, updated_at)
+            SELECT (SELECT id FROM users ORDER BY email LIMIT 1 OFFSET g %% %s),
+                   'AI agent project #' || g,
+                   'Build and deploy an autonomous AI agent for client task #' || g ||
+                   ': scrape, summarise and report results through a JSON API.',
+                   ROUND((100 + (g * 37) %% 9900)::numeric + (g %% 100) / 100.0, 2),
+                   ARRAY['python', 'llm'],
+                   (ARRAY['open', 'in_progress', 'completed'])[1 + g %% 3],
+                   NOW() - make_interval(mins => %s - g), NOW() - make_interval(mins => %s - g)
+            FROM generate_series(1, %s) AS g
+            """,
+            (settings.users, settings.projects, settings.projects, settings.projects))
+        cur.execute("ANALYZE users; ANALYZE projects")
+    conn.close()
 
 
 def ours(settings: Settings, worker_class: str = "sync") -> Server:
