@@ -17,6 +17,14 @@ _ORDER = {"newest": "created_at DESC, id DESC", "budget": "budget DESC, id DESC"
 # PATCH may only move a project along these edges; any other change of status is a 409.
 _TRANSITIONS = {("open", "cancelled"), ("in_progress", "completed")}
 
+FEATURED_SQL = f"""
+    SELECT g.value AS generation, p.* FROM cache_generations g
+    LEFT JOIN LATERAL (
+        SELECT {PROJECT_COLUMNS} FROM projects WHERE status = 'open'
+        ORDER BY budget DESC, id DESC LIMIT %s
+    ) p ON true
+    WHERE g.name = %s"""
+
 Written = tuple[dict[str, Any], int]  # (public payload, the generation the write bumped to)
 
 
@@ -35,8 +43,8 @@ def _filters(query: ListQuery) -> tuple[str, list[Any]]:
     return " AND ".join(clauses), params
 
 
-def list_projects(query: ListQuery) -> tuple[int, dict[str, Any]]:
-    """One statement, one snapshot: the generation, the total and the page."""
+def list_statement(query: ListQuery) -> tuple[str, list[Any]]:
+    """One statement, one snapshot: the generation, the total and the page (EXPLAINed in tests)."""
     where, params = _filters(query)
     sql = f"""
         SELECT g.value AS generation, c.total, p.*
@@ -48,8 +56,12 @@ def list_projects(query: ListQuery) -> tuple[int, dict[str, Any]]:
         ) p ON true
         WHERE g.name = %s"""
     offset = (query.page - 1) * query.per_page
+    return sql, [*params, *params, query.per_page, offset, gen.PROJECTS]
+
+
+def list_projects(query: ListQuery) -> tuple[int, dict[str, Any]]:
     with db.transaction(readonly=True) as cur:
-        cur.execute(sql, [*params, *params, query.per_page, offset, gen.PROJECTS])
+        cur.execute(*list_statement(query))
         rows = cur.fetchall()
     total = int(rows[0]["total"])
     payload = {
@@ -64,13 +76,7 @@ def list_projects(query: ListQuery) -> tuple[int, dict[str, Any]]:
 def featured_projects() -> tuple[int, dict[str, Any]]:
     """Open projects with the highest budgets (the status/budget index), with the generation."""
     with db.transaction(readonly=True) as cur:
-        cur.execute(f"""
-            SELECT g.value AS generation, p.* FROM cache_generations g
-            LEFT JOIN LATERAL (
-                SELECT {PROJECT_COLUMNS} FROM projects WHERE status = 'open'
-                ORDER BY budget DESC, id DESC LIMIT %s
-            ) p ON true
-            WHERE g.name = %s""", (FEATURED_LIMIT, gen.PROJECTS))
+        cur.execute(FEATURED_SQL, (FEATURED_LIMIT, gen.PROJECTS))
         rows = cur.fetchall()
     data = [public_project(row) for row in rows if row["id"] is not None]
     return int(rows[0]["generation"]), {"success": True, "data": data}
