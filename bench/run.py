@@ -77,6 +77,10 @@ def bench(settings: Settings, servers: list[Server]) -> Report:
         report.results[scenario.name] = timed(scenario, runnable, settings, redis_cmds)
         plan.append((scenario, runnable))
         check_presence(scenario, runnable, report)
+        if scenario.method == "GET" and scenario.name != "health":
+            sizes = ", ".join(f"{s.label} {s.body_size(scenario.requests(s)[0][0].path):,} B"
+                              for s in runnable if s.kind != "bare")
+            report.observations.append(f"{scenario.name}: response body sizes: {sizes}")
 
     log("accounting pass: sequential requests, Redis commands and PostgreSQL transactions")
     accounting(plan, report.results, redis_cmds, pg)

@@ -50,6 +50,14 @@ class Side:
             except ValueError:
                 return exc.code, raw[:200]
 
+    def body_size(self, path: str) -> int:
+        """Bytes of one response body (the two services' payloads differ in fields)."""
+        req = urllib.request.Request(self.server.base_url + path)  # noqa: S310
+        if self.token:
+            req.add_header("Authorization", f"Bearer {self.token}")
+        with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310
+            return len(resp.read())
+
     def log_in(self) -> str:
         """A fresh access token (tokens expire; each scenario asks again)."""
         status, body = self.call("POST", "/api/v1/auth/login",
