@@ -23,6 +23,7 @@ import orjson
 from cachelib.serializers import BaseRedisSerializer
 from flask import Response, current_app
 
+from marketplace import metrics
 from marketplace.extensions import cache, generations, redis_store
 from marketplace.redis import REDIS_ERRORS
 
@@ -190,12 +191,13 @@ class ResponseCache:
         ttl = current_app.config["CACHE_DEFAULT_TIMEOUT"]
         try:
             redis_store.client.eval(_ANNOUNCE, len(keys), *keys, generation, ttl)
-        except REDIS_ERRORS as exc:
-            log.warning("cache invalidation did not reach redis (generation %d): %s",
-                        generation, type(exc).__name__)
+        except REDIS_ERRORS as exc:  # the breaker logged the outage once; NOTIFY covers it
+            log.debug("cache invalidation did not reach redis (generation %d): %s",
+                      generation, type(exc).__name__)
 
 
 def _respond(body: bytes, state: str) -> Response:
+    metrics.incr("cache_hits" if state == "HIT" else "cache_misses")
     response = Response(body, status=200, mimetype="application/json")
     response.headers["X-Cache"] = state
     return response
