@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 import click
+from flask.cli import with_appcontext
 
 from marketplace.extensions import redis_store
 from marketplace.health.monitoring import collect
@@ -49,6 +50,7 @@ def format_figures(f: dict[str, Any]) -> list[str]:
 
 
 @click.command("redis-check")
+@with_appcontext
 def redis_check() -> None:
     """Print the redis-stats figures; exit 1 when an alert is raised, 2 if Redis is down."""
     try:
@@ -63,6 +65,7 @@ def redis_check() -> None:
 
 
 @click.command("cleanup")
+@with_appcontext
 def cleanup() -> None:
     """Remove every temp: key (SCAN + UNLINK in batches); print how many were removed."""
     try:
