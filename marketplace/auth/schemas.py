@@ -4,9 +4,9 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal, TypeVar
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from marketplace.errors import ValidationFailed
+from marketplace.validation import parse_body
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -68,28 +68,9 @@ class LogoutIn(BaseModel):
     refresh_token: Annotated[str, Field(strict=True, min_length=1, max_length=4096)]
 
 
-_MESSAGES = {
-    "missing": "is required",
-    "string_type": "must be a string",
-    "literal_error": "must be one of: client, agent",
-    "string_too_long": "is too long",
-    "string_too_short": "must not be empty",
-    "extra_forbidden": "is not a known field",
-}
+_MESSAGES = {"literal_error": "must be one of: client, agent"}
 
 
 def parse(model: type[T], data: dict[str, Any]) -> T:
     """The validated body, or a 422 whose `details` name each bad field."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        details: dict[str, str] = {}
-        for error in exc.errors():
-            field = str(error["loc"][0]) if error["loc"] else "body"
-            if field in details:
-                continue
-            message = _MESSAGES.get(error["type"])
-            if message is None:
-                message = str(error.get("ctx", {}).get("error") or error["msg"])
-            details[field] = message
-        raise ValidationFailed(details=details) from None
+    return parse_body(model, data, _MESSAGES)

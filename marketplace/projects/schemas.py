@@ -7,8 +7,9 @@ from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
+from marketplace import validation
 from marketplace.errors import ValidationFailed
 
 T = TypeVar("T", bound=BaseModel)
@@ -125,28 +126,12 @@ class ProposalIn(_Body):
 
 
 _MESSAGES = {
-    "missing": "is required",
-    "string_type": "must be a string",
     "list_type": "must be a list of strings",
     "literal_error": f"must be one of: {', '.join(STATUSES)}",
-    "string_too_long": "is too long",
     "too_long": "has too many items",
-    "string_too_short": "must not be empty",
-    "extra_forbidden": "is not a known field",
 }
 
 
 def parse_body(model: type[T], data: dict[str, Any]) -> T:
     """The validated body, or a 422 whose `details` name each bad field."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        details: dict[str, str] = {}
-        for error in exc.errors():
-            field = str(error["loc"][0]) if error["loc"] else "body"
-            if field not in details:
-                message = _MESSAGES.get(error["type"])
-                if message is None:
-                    message = str(error.get("ctx", {}).get("error") or error["msg"])
-                details[field] = message
-        raise ValidationFailed(details=details) from None
+    return validation.parse_body(model, data, _MESSAGES)
