@@ -2,13 +2,18 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 from typing import Any
 
 import pytest
 import redis as redis_lib
+import yaml
 
 from marketplace.health import monitoring
 from tests.plugins.auth import AuthActions
+from tests.processes import ROOT
 from tests.servers import PrivateRedis
 
 STATS = "/api/v1/health/redis-stats"
@@ -241,3 +246,45 @@ def test_cleanup_works_in_batches_and_reports_zero_when_nothing_is_left(
     assert runner.invoke(args=["cleanup"]).output.strip() == "removed 1234 temp: key(s)"
     assert runner.invoke(args=["cleanup"]).output.strip() == "removed 0 temp: key(s)"
     assert redis.dbsize() == 0
+
+
+def _flask(args: list[str], redis_url: str, database_url: str) -> subprocess.CompletedProcess:
+    """The real `flask --app marketplace ...` entry point, configured as on Render."""
+    env = {**os.environ, "APP_ENV": "production", "REDIS_URL": redis_url,
+           "DATABASE_URL": database_url, "SESSION_SECRET": "s" * 40, "JWT_SECRET": "j" * 40,
+           "WEB_CONCURRENCY": "1", "REDIS_MAX_CONNECTIONS": "1"}
+    return subprocess.run([sys.executable, "-m", "flask", "--app", "marketplace", *args],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+                          check=False)
+
+
+def test_commands_run_from_the_shell_as_the_cron_job_does(
+        redis: Any, redis_url: str, database_url: str) -> None:
+    for i in range(3):
+        redis.set(f"temp:shell:{i}", 1, ex=60)
+    redis.set("cache:keep", 1, ex=60)
+    done = _flask(["cleanup"], redis_url, database_url)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "removed 3 temp: key(s)"
+    assert [k for k in redis.scan_iter()] == [b"cache:keep"]
+    check = _flask(["redis-check"], redis_url, database_url)
+    assert check.returncode in (0, 1), check.stderr  # the shared server may be busy
+    assert "keys         1 (exact)" in check.stdout
+
+
+def test_render_schedules_cleanup_hourly_as_a_cron_job() -> None:
+    text = (ROOT / "render.yaml").read_text()
+    blueprint = yaml.safe_load(text)
+    web = next(s for s in blueprint["services"] if s["type"] == "web")
+    cron = next(s for s in blueprint["services"] if s["type"] == "cron")
+    assert cron["schedule"] == "0 * * * *"
+    assert cron["startCommand"] == "flask --app marketplace cleanup"
+    assert cron["plan"] != "free" and "paid plan" in text
+    env = {e["key"]: e for e in cron["envVars"]}
+    web_env = {e["key"]: e for e in web["envVars"]}
+    assert env["APP_ENV"]["value"] == "production"
+    assert env["REDIS_URL"] == web_env["REDIS_URL"]
+    assert env["DATABASE_URL"] == web_env["DATABASE_URL"]
+    for secret in ("SESSION_SECRET", "JWT_SECRET"):
+        assert env[secret]["fromService"] == {"type": "web", "name": web["name"],
+                                              "envVarKey": secret}
