@@ -106,3 +106,13 @@ def test_postgres_frozen_health_answers_within_a_second(make_app, private_postgr
     finally:
         private_postgres.thaw()
     assert client.get("/api/v1/health/db").status_code == 200
+
+
+def test_health_is_never_rate_limited_and_writes_no_session(make_app, db, redis):
+    client = make_app(PROJECTS_RATE_LIMIT="1 per hour", AUTH_RATE_LIMIT="1 per hour").test_client()
+    client.set_cookie("session", "made-up-session-id")
+    statuses = {client.get(path).status_code
+                for path in ["/api/v1/health", "/api/v1/health/redis", "/api/v1/health/db",
+                             "/api/v1/health/ready"] * 25}
+    assert statuses == {200}
+    assert not [k for k in redis.scan_iter() if k.startswith((b"session:", b"rate-limit:"))]
