@@ -93,6 +93,9 @@ class Config:
         self.ALERT_MEMORY_BYTES = _int(env, "ALERT_MEMORY_BYTES", 20_000_000)
         self.ALERT_CONNECTIONS = _int(env, "ALERT_CONNECTIONS", 8)
         self.ALERT_KEYS = _int(env, "ALERT_KEYS", 1000)
+        # Seconds between two in-request threshold checks (0 = off; off in tests, where it
+        # would add INFO commands to other tests' command counts).
+        self.ALERT_CHECK_INTERVAL = _int(env, "ALERT_CHECK_INTERVAL", 0 if self.TESTING else 60)
 
         self.MAX_CONTENT_LENGTH = _int(env, "MAX_CONTENT_LENGTH", 1_048_576)
         self.LOG_LEVEL = env.get("LOG_LEVEL", "INFO")

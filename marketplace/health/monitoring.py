@@ -27,7 +27,6 @@ EXACT_COUNT_LIMIT = 10_000  # up to this DBSIZE every key is counted; above, a s
 SAMPLE_SIZE = 5_000  # keys looked at (SCAN COUNT 1000) when the db is larger
 SCAN_COUNT = 1_000
 SERVICE_CLIENT_NAME = "marketplace"  # the pool's CLIENT SETNAME (marketplace/redis.py)
-CHECK_INTERVAL = 60  # default ALERT_CHECK_INTERVAL: seconds between two in-request checks
 
 _lock = threading.Lock()
 _crossed: set[str] = set()  # metrics above their threshold at this process's last look
@@ -152,7 +151,7 @@ def init_app(app: Flask) -> None:
 
     Off by default under TESTING (0), so other tests' Redis command counts stay exact.
     """
-    interval = app.config.get("ALERT_CHECK_INTERVAL", 0 if app.testing else CHECK_INTERVAL)
+    interval = app.config["ALERT_CHECK_INTERVAL"]
     if not interval:
         return
 
