@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from tests.processes import http
 
 CUT = 0  # the status recorded when no HTTP answer came back (timeout, reset, refused)
+SKIPPED = -1  # a call never sent because the load was told to stop sending
 
 
 @dataclass(frozen=True)
@@ -61,20 +62,31 @@ class Load:
         self._done = threading.Condition(self._lock)
         self._pool: ThreadPoolExecutor | None = None
         self._futures: list[Any] = []
+        self._stopped = threading.Event()
+
+    def stop_sending(self) -> None:
+        """Send no further calls; those in flight finish (join() returns only sent calls)."""
+        self._stopped.set()
 
     def _one(self, call: Call) -> None:
         started = time.monotonic()
-        try:
-            result = http(call.method, call.url, body=call.body, headers=call.headers,
-                          timeout=self.timeout)
-            outcome = Outcome(call, result.status, time.monotonic() - started, started,
-                              result.body, result.headers)
-        except Exception as exc:  # a cut connection is a result here
-            outcome = Outcome(call, CUT, time.monotonic() - started, started,
-                              error=f"{type(exc).__name__}: {exc}"[:200])
+        if self._stopped.is_set():
+            outcome = Outcome(call, SKIPPED, 0.0, started)
+        else:
+            outcome = self._send(call, started)
         with self._done:
             self.outcomes.append(outcome)
             self._done.notify_all()
+
+    def _send(self, call: Call, started: float) -> Outcome:
+        try:
+            result = http(call.method, call.url, body=call.body, headers=call.headers,
+                          timeout=self.timeout)
+            return Outcome(call, result.status, time.monotonic() - started, started,
+                           result.body, result.headers)
+        except Exception as exc:  # a cut connection is a result here
+            return Outcome(call, CUT, time.monotonic() - started, started,
+                           error=f"{type(exc).__name__}: {exc}"[:200])
 
     def start(self) -> Load:
         self._pool = ThreadPoolExecutor(max_workers=self.concurrency,
@@ -96,7 +108,7 @@ class Load:
         self.wait_for(len(self.calls), timeout)
         assert self._pool is not None
         self._pool.shutdown(wait=True)
-        return list(self.outcomes)
+        return [o for o in self.outcomes if o.status != SKIPPED]
 
 
 def run(calls: Iterable[Call], *, concurrency: int = 32, timeout: float = 5.0) -> list[Outcome]:
