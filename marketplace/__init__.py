@@ -123,10 +123,11 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """The four domains of the contract, under /api/v1."""
-    from marketplace import auth, health, projects, stats
+    from marketplace import auth, health, openapi, projects, stats
 
     for domain in (health, auth, projects, stats):
         domain.init_app(app)
+    openapi.init_app(app)
 
 
 def register_error_handlers(app: Flask) -> None:
