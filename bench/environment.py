@@ -36,6 +36,12 @@ def machine() -> dict[str, str]:
     }
 
 
+def load() -> str:
+    """Other work on the machine shows here; the bench cannot stop it, only record it."""
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} / {five:.2f} / {fifteen:.2f} (1 / 5 / 15 min)"
+
+
 def _cmd(*args: str) -> str:
     try:
         return subprocess.run(list(args), capture_output=True, text=True,

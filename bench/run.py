@@ -62,6 +62,7 @@ def bench(settings: Settings, servers: list[Server]) -> Report:
     bare = start(targets.bare(settings), servers)
     sides = make_sides(settings, ours, peer, bare)
     report = Report(settings, environment.machine(), environment.versions())
+    report.machine["load average at start"] = environment.load()
     redis_cmds = RedisCommands(settings.redis_url(settings.our_redis_db))
     pg = PgTransactions(settings.pg_url("postgres"))
 
@@ -86,6 +87,7 @@ def bench(settings: Settings, servers: list[Server]) -> Report:
     accounting(plan, report.results, redis_cmds, pg)
     count_in_process(settings, plan, report)
     compare_worker_classes(settings, ours, servers, report)
+    report.machine["load average at end"] = environment.load()
     for name in PROFILED:
         if name in report.results:
             scenario = scenario_by_name(name)
