@@ -59,6 +59,10 @@ def load_settings(app: Flask, config: Config | Mapping[str, Any] | None) -> None
         RATELIMIT_STRATEGY="fixed-window",
         RATELIMIT_HEADERS_ENABLED=False,
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+        # Only the first thread that meets a dead Redis switches Flask-Limiter to the
+        # fallback; others already mid-call would re-raise (a 500). Swallowing lets those
+        # few in-flight requests through unlimited, once, instead (tests/test_faults_redis).
+        RATELIMIT_SWALLOW_ERRORS=True,
         # Flask-Caching: the shared client is handed over in register_extensions.
         CACHE_TYPE="RedisCache",
         CACHE_KEY_PREFIX="cache:",
