@@ -31,6 +31,13 @@ def _name(value: str) -> str:
     return value
 
 
+def _no_nul(value: str) -> str:
+    """PostgreSQL refuses NUL in text: a 422, never a 500 from the driver."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
 def _password(value: str) -> str:
     if not 8 <= len(value) <= 128:
         raise ValueError("must be 8 to 128 characters")
@@ -56,8 +63,9 @@ class RegisterIn(BaseModel):
 class LoginIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: Annotated[str, Field(strict=True, min_length=1, max_length=254)]
-    password: Annotated[str, Field(strict=True, min_length=1, max_length=128)]
+    email: Annotated[str, Field(strict=True, min_length=1, max_length=254), AfterValidator(_no_nul)]
+    password: Annotated[str, Field(strict=True, min_length=1, max_length=128),
+                        AfterValidator(_no_nul)]
 
 
 class LogoutIn(BaseModel):

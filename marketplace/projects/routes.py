@@ -29,7 +29,8 @@ limiter.shared_limit(lambda: current_app.config["PROJECTS_RATE_LIMIT"], scope="p
 
 
 # Public reads: the same bytes for every caller, so they may come from the shared cache.
-@bp.get("/", strict_slashes=False)
+@bp.get("")  # two rules, not strict_slashes=False: werkzeug then 404s other methods
+@bp.get("/")
 def list_projects() -> Any:
     query = parse_list_query(request.args)
     return project_cache.serve(list_key(query), lambda: store.list_projects(query))
@@ -50,7 +51,8 @@ def get_project(project_id: UUID) -> Any:
 
 
 # Writes: bearer token only (the guard), then the store's transaction, then the announcement.
-@bp.post("/", strict_slashes=False)
+@bp.post("")
+@bp.post("/")
 @require_user("client", "admin")
 def create_project() -> Any:
     data = parse_body(ProjectIn, json_body())
