@@ -82,9 +82,13 @@ class Pool:
             with self._pool_lock:
                 if self._pool is None:
                     self._slots = threading.BoundedSemaphore(self._size)
-                    self._pool = psycopg2.pool.ThreadedConnectionPool(
+                    pool = psycopg2.pool.ThreadedConnectionPool(
                         0, self._size, self.dsn, **self._options
                     )
+                    # minconn 0 opens nothing up front; raising it afterwards makes the
+                    # pool keep returned connections instead of closing every one of them.
+                    pool.minconn = self._size
+                    self._pool = pool
         return self._pool
 
     @contextmanager
