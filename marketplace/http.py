@@ -69,6 +69,10 @@ def register_request_hooks(app: Flask) -> None:
 
     @app.after_request
     def finish_request(response: Response) -> Response:
+        if request.method == "OPTIONS" and response.status_code == 200 and not (
+            response.content_length
+        ):
+            response.status_code = 204  # Flask's automatic OPTIONS: an Allow header, no body
         headers = response.headers
         headers["X-Request-ID"] = g.get("request_id") or uuid.uuid4().hex
         headers["X-Content-Type-Options"] = "nosniff"

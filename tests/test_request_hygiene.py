@@ -104,3 +104,9 @@ def test_chunked_body_over_the_limit_is_413_under_gunicorn(database_url, redis_u
         assert reply.startswith(b"HTTP/1.1 413"), reply[:200]
         assert b'"payload_too_large"' in reply
         assert http("GET", service.url + "/api/v1/health").status == 200
+
+
+def test_options_answers_allow_without_a_non_json_body(client):
+    response = client.options("/api/v1/projects")
+    assert response.status_code == 204 and response.data == b""
+    assert {"GET", "POST"} <= set(response.headers["Allow"].replace(" ", "").split(","))
