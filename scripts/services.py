@@ -63,7 +63,7 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def _pid_alive(pid: int | None) -> bool:
+def pid_alive(pid: int | None) -> bool:
     """Return True if a process with this pid exists (and is not a zombie)."""
     if not pid or pid <= 0:
         return False
@@ -133,7 +133,7 @@ def _ensure_embedded_redis(redis_dir: Path) -> tuple[str, bool]:
     redis_dir.mkdir(parents=True, exist_ok=True)
     pidfile, portfile, logfile = _redis_files(redis_dir)
     pid, port = _read_int(pidfile), _read_int(portfile)
-    if _pid_alive(pid) and port:
+    if pid_alive(pid) and port:
         deadline = time.monotonic() + 2.0
         while time.monotonic() < deadline:
             if redis_ping(port):
@@ -170,7 +170,7 @@ def _ensure_embedded_redis(redis_dir: Path) -> tuple[str, bool]:
 def _wait_gone(pid: int, timeout: float) -> bool:
     """Wait until pid has exited; return True if it did."""
     deadline = time.monotonic() + timeout
-    while _pid_alive(pid):
+    while pid_alive(pid):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.05)
@@ -181,7 +181,7 @@ def _stop_embedded_redis(redis_dir: Path) -> None:
     """Stop the embedded redis under redis_dir (SHUTDOWN NOSAVE), if running."""
     pidfile, portfile, _ = _redis_files(redis_dir)
     pid, port = _read_int(pidfile), _read_int(portfile)
-    if not _pid_alive(pid) or not pid or not _is_redis_process(pid):
+    if not pid_alive(pid) or not pid or not _is_redis_process(pid):
         pidfile.unlink(missing_ok=True)
         return
     if port:
@@ -215,7 +215,7 @@ def _import_pgserver():
 def _postmaster_pid(pgdata: Path) -> int | None:
     """Return the postmaster pid recorded in pgdata, if that process is alive."""
     pid = _read_int(pgdata / "postmaster.pid")
-    return pid if _pid_alive(pid) else None
+    return pid if pid_alive(pid) else None
 
 
 def _ensure_embedded_postgres(pgdata: Path, database: str, *, create_db: bool) -> tuple[str, bool]:

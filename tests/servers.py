@@ -17,6 +17,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from scripts.services import pid_alive
+
 START_TIMEOUT = 10.0
 
 
@@ -57,21 +59,6 @@ def _redis_ping(port: int, timeout: float = 0.5) -> bool:
         return False
 
 
-def _alive(pid: int) -> bool:
-    """Return True if pid exists and is not a zombie waiting to be reaped."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state != "Z"
-
-
 def _tail(path: Path, size: int = 3000) -> str:
     """Return the end of a log file, or an empty string."""
     try:
@@ -80,7 +67,30 @@ def _tail(path: Path, size: int = 3000) -> str:
         return ""
 
 
-class PrivateRedis:
+class _Server:
+    """Context-manager protocol shared by the private servers: start, and always close."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        """Start the server."""
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Always stop the server."""
+        self.close()
+
+
+class PrivateRedis(_Server):
     """A redis-server child process on a private port, with no persistence."""
 
     def __init__(
@@ -181,17 +191,8 @@ class PrivateRedis:
         self.stop()
         return self.start()
 
-    def __enter__(self) -> Self:
-        """Start the server."""
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Always stop the server."""
+    def close(self) -> None:
+        """Stop the server (the context manager's exit)."""
         self.stop()
 
 
@@ -236,7 +237,7 @@ def _make_traversable(path: Path) -> None:
             current.chmod(mode | stat.S_IXOTH)
 
 
-class PrivatePostgres:
+class PrivatePostgres(_Server):
     """A throwaway PostgreSQL cluster (initdb + pg_ctl) on a private 127.0.0.1 port."""
 
     def __init__(self, tmp_dir: Path | str) -> None:
@@ -264,7 +265,7 @@ class PrivatePostgres:
             pid = int((self.datadir / "postmaster.pid").read_text().split()[0])
         except (OSError, ValueError, IndexError):
             return None
-        return pid if _alive(pid) else None
+        return pid if pid_alive(pid) else None
 
     def _run(self, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
         """Run a PostgreSQL binary, as the server user when we are root."""
@@ -395,16 +396,3 @@ class PrivatePostgres:
         if self._own_sockdir is not None:
             shutil.rmtree(self._own_sockdir, ignore_errors=True)
             self._own_sockdir = None
-
-    def __enter__(self) -> Self:
-        """Start the server."""
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Always stop the server."""
-        self.close()
