@@ -63,8 +63,9 @@ def flush(force: bool = False) -> None:
         pipe.expire(COUNTERS_KEY, COUNTERS_TTL)
         pipe.execute()
     except REDIS_ERRORS:
-        with _lock:
-            _pending.update(deltas)  # keep them for the next flush
+        with _lock:  # keep them for the next flush, beside what arrived meanwhile
+            for name, amount in deltas.items():
+                _pending[name] += amount
 
 
 def totals() -> dict[str, int]:

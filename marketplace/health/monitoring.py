@@ -30,7 +30,7 @@ SERVICE_CLIENT_NAME = "marketplace"  # the pool's CLIENT SETNAME (marketplace/re
 
 _lock = threading.Lock()
 _crossed: set[str] = set()  # metrics above their threshold at this process's last look
-_last_check = 0.0
+_last_check = float("-inf")  # never yet (monotonic() starts near 0 at boot)
 
 
 def _int(section: dict[str, Any], name: str) -> int:
