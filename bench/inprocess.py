@@ -29,15 +29,16 @@ class Counted:
         return value / self.requests if self.requests else 0.0
 
 
-class _Tap:
-    """Wraps redis-py's connection methods while counting; restores them after."""
+class RedisTap:
+    """Counts round trips (socket writes) and commands of every redis-py connection while
+    entered, by wrapping the connection methods; restores them on exit."""
 
     def __init__(self) -> None:
         self.round_trips = 0
         self.commands: Counter[str] = Counter()
         self._saved: dict[str, Any] = {}
 
-    def __enter__(self) -> _Tap:
+    def __enter__(self) -> RedisTap:
         tap = self
         saved = self._saved = {
             name: getattr(AbstractConnection, name)
@@ -90,7 +91,7 @@ def count(app: Any, scenario: Scenario, side: Side, n: int = 50) -> Counted:
             send(i)  # fills the cache for the hit scenarios
     counted = Counted(requests=n)
     queries_before = pool.queries
-    with _Tap() as tap:
+    with RedisTap() as tap:
         for i in range(n):
             counted.statuses[send(i)] += 1
     counted.round_trips, counted.commands = tap.round_trips, tap.commands

@@ -27,6 +27,8 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
 
 def load_settings(app: Flask, config: Config | Mapping[str, Any] | None) -> None:
     """APP_ENV's config class, then the caller's overrides; derived library settings last."""
+    from marketplace.response_cache import KEY_PREFIX
+
     if isinstance(config, Config):
         app.config.from_object(config)
     else:
@@ -65,7 +67,7 @@ def load_settings(app: Flask, config: Config | Mapping[str, Any] | None) -> None
         RATELIMIT_SWALLOW_ERRORS=True,
         # Flask-Caching: the shared client is handed over in register_extensions.
         CACHE_TYPE="RedisCache",
-        CACHE_KEY_PREFIX="cache:",
+        CACHE_KEY_PREFIX=KEY_PREFIX,
     )
 
 
@@ -84,7 +86,7 @@ def configure_logging(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     """Wire every extension to the one Redis pool and the PostgreSQL pool of this process."""
-    from marketplace import metrics
+    from marketplace import limit_storage, metrics
     from marketplace.extensions import (
         cache,
         db,
@@ -107,7 +109,8 @@ def register_extensions(app: Flask) -> None:
     cfg.update(
         CACHE_REDIS_HOST=shared.client,
         SESSION_REDIS=shared.client,
-        RATELIMIT_STORAGE_URI=shared.url,
+        # Flask-Limiter's RedisStorage, plus the cache read it can carry (limit_storage).
+        RATELIMIT_STORAGE_URI=limit_storage.SCHEME_PREFIX + shared.url,
         RATELIMIT_STORAGE_OPTIONS={
             "connection_pool": shared.pool,
             "key_prefix": "rate-limit",
@@ -115,6 +118,7 @@ def register_extensions(app: Flask) -> None:
     )
     cache.init_app(app)
     limiter.init_app(app)
+    logging.getLogger("flask-limiter").addFilter(limit_storage.outage_tracebacks)
     sessions.init_app(app)
     install_session_interface(app, shared.client)
     jwt.init_app(app)

@@ -5,6 +5,8 @@ An entry is `b"<generation>:" + body`. A namespace (e.g. the project lists) has 
 key holding the newest generation any writer announced through Redis; it is read in the
 same MGET as the entry. Writes Redis never heard of (it was down or frozen) are known to
 every process through PostgreSQL's NOTIFY (`generations.required`): no query per hit.
+A limited route's planner (`limit_storage.plan_reads`) lets the rate-limit check read the
+entry and marker in its own round trip; `_fresh` takes them from there when it did.
 Misses are single-flight: one computation per key in a process (a lock per key), and
 across processes a short Redis lock whose losers poll the entry briefly.
 """
@@ -25,11 +27,12 @@ from flask import Response, current_app
 
 from marketplace import metrics
 from marketplace.extensions import cache, generations, redis_store
+from marketplace.limit_storage import take_reads
 from marketplace.redis import REDIS_ERRORS
 
 log = logging.getLogger(__name__)
 
-KEY_PREFIX = "cache:"  # Flask-Caching's CACHE_KEY_PREFIX; every key below lives under it
+KEY_PREFIX = "cache:"  # set as Flask-Caching's CACHE_KEY_PREFIX; every key below lives under it
 LOCK_PREFIX = "lock:"  # cache:lock:<key>, held while one process computes <key>
 LOCK_TTL_MS = 2000
 LOCAL_WAIT_SECONDS = 2.0  # waiting for this process's own computation of the key
@@ -111,16 +114,34 @@ class ResponseCache:
             current_app.extensions["response_cache"] = backend
         return backend
 
-    def _fresh(self, key: str, item_id: str | None) -> bytes | None:
-        """The entry's body if no write newer than it is known (one round trip)."""
+    def read_keys(self, key: str, item_id: str | None = None) -> list[str]:
+        """The Redis keys `_fresh` reads for an entry: it, and for lists the marker."""
+        names = [key] if item_id is not None else [key, self.marker_key]
+        return [KEY_PREFIX + name for name in names]
+
+    def _read(self, key: str, item_id: str | None) -> list[Any]:
+        """The entry (and marker), from the rate-limit check's round trip if it read them."""
+        values = take_reads(self.read_keys(key, item_id))
+        if values is not None:
+            return values
+        if item_id is not None:
+            return [self._backend().get(key)]
+        return list(self._backend().get_many(key, self.marker_key))
+
+    def _fresh_body(self, values: list[Any], item_id: str | None) -> bytes | None:
+        """The entry's body if no write newer than it is known."""
         if item_id is None:
-            raw, marker = self._backend().get_many(key, self.marker_key)
+            raw, marker = values
             floor = max(int(marker or 0), generations.required(self.generation))
         else:
-            raw = self._backend().get(key)
+            [raw] = values
             floor = generations.required(self.generation, item_id)
         entry = _split(raw)
         return entry[1] if entry is not None and entry[0] >= floor else None
+
+    def _fresh(self, key: str, item_id: str | None) -> bytes | None:
+        """The entry's body if fresh (at most one round trip, often none of its own)."""
+        return self._fresh_body(self._read(key, item_id), item_id)
 
     def serve(self, key: str, build: Callable[[], tuple[int, Any]], *,
               item_id: str | None = None, timeout: int | None = None) -> Response:
@@ -141,14 +162,16 @@ class ResponseCache:
 
     def _fill(self, key: str, build: Callable[[], tuple[int, Any]],
               item_id: str | None, timeout: int | None) -> Response:
-        client = redis_store.client
+        """Three round trips: re-read + lock, (build), store + unlock; more only for the
+        processes that lost the lock and poll for the winner's entry."""
         lock_key, token = f"{KEY_PREFIX}{LOCK_PREFIX}{key}", uuid.uuid4().hex
         owner = False
         try:
-            body = self._fresh(key, item_id)  # the previous holder of the local lock stored it
-            if body is not None:
+            body, owner = self._reread_and_lock(key, item_id, lock_key, token)
+            if body is not None:  # the previous holder of the local lock stored it
+                if owner:
+                    self._release(lock_key, token)
                 return _respond(body, "HIT")
-            owner = bool(client.set(lock_key, token, nx=True, px=LOCK_TTL_MS))
             deadline = time.monotonic() + REMOTE_WAIT_SECONDS
             while not owner and time.monotonic() < deadline:
                 time.sleep(POLL_SECONDS)
@@ -159,19 +182,35 @@ class ResponseCache:
             return _respond(orjson.dumps(build()[1]), "MISS")
         try:
             generation, payload = build()
-            body = orjson.dumps(payload)
-            self._store(key, generation, body, timeout)
-        finally:
+        except BaseException:
             if owner:
                 self._release(lock_key, token)
+            raise
+        body = orjson.dumps(payload)
+        self._store(key, generation, body, timeout, lock_key if owner else None, token)
         return _respond(body, "MISS")
 
-    def _store(self, key: str, generation: int, body: bytes, timeout: int | None) -> None:
+    def _reread_and_lock(self, key: str, item_id: str | None, lock_key: str,
+                         token: str) -> tuple[bytes | None, bool]:
+        """One pipeline: the entry again (another thread may have stored it) and SET NX."""
+        pipe = redis_store.client.pipeline(transaction=False)
+        pipe.mget(self.read_keys(key, item_id))
+        pipe.set(lock_key, token, nx=True, px=LOCK_TTL_MS)
+        values, owner = pipe.execute()
+        return self._fresh_body(values, item_id), bool(owner)
+
+    def _store(self, key: str, generation: int, body: bytes, timeout: int | None,
+               lock_key: str | None, token: str) -> None:
+        """Store the entry and release our lock (if we hold it) in one round trip."""
         ttl = timeout or current_app.config["CACHE_DEFAULT_TIMEOUT"]
+        pipe = redis_store.client.pipeline(transaction=False)
+        pipe.set(KEY_PREFIX + key, b"%d:%s" % (generation, body), ex=ttl)
+        if lock_key is not None:
+            pipe.eval(_RELEASE, 1, lock_key, token)
         try:
-            self._backend().set(key, b"%d:%s" % (generation, body), timeout=ttl)
+            pipe.execute()
         except REDIS_ERRORS:
-            pass  # served uncached; the breaker has logged the outage
+            pass  # served uncached; the lock expires within LOCK_TTL_MS
 
     def _release(self, lock_key: str, token: str) -> None:
         try:

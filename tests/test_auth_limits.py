@@ -106,3 +106,44 @@ def test_limits_apply_per_process_while_redis_is_down(make_app: Any, db: Any,
         response = login(client, f"down{i}@example.com")
         assert response.status_code == 401, response.json
     assert_rate_limited(login(client, "down9@example.com"))
+
+
+def test_every_limited_route_is_in_a_blueprint_the_limiter_checks(app: Any) -> None:
+    """Requests outside the declared blueprints skip Flask-Limiter (a request filter), so a
+    limit added elsewhere without `limited_blueprint(bp)` would silently never apply."""
+    from flask_limiter.util import get_qualified_name
+
+    from marketplace.extensions import _limited_blueprints, limiter
+
+    manager = limiter.limit_manager
+    limited = {
+        endpoint.rpartition(".")[0] for endpoint, view in app.view_functions.items()
+        if manager._blueprint_limits.get(endpoint.rpartition(".")[0])
+        or get_qualified_name(view) in manager._decorated_limits
+    }
+    assert limited == _limited_blueprints == {"auth", "projects"}
+
+
+def test_flask_limiter_logs_no_traceback_for_a_redis_outage(app: Any, caplog: Any) -> None:
+    """Requests counting while Redis goes away are swallowed by Flask-Limiter, which logs a
+    traceback for each; the breaker logs the outage once, so those records are dropped.
+    Any other storage error keeps its traceback."""
+    import logging
+
+    import redis as redis_lib
+
+    logger = logging.getLogger("flask-limiter")
+    caplog.set_level(logging.INFO, logger="flask-limiter")
+    for exc in (redis_lib.ConnectionError("Connection refused"), ConnectionResetError(),
+                redis_lib.TimeoutError("Timeout reading from socket")):
+        try:
+            raise exc
+        except Exception:
+            logger.exception("Failed to rate limit. Swallowing error")
+    assert [r for r in caplog.records if r.name == "flask-limiter"] == []
+    try:
+        raise redis_lib.ResponseError("WRONGTYPE Operation against a key")
+    except Exception:
+        logger.exception("Failed to rate limit. Swallowing error")
+    [kept] = [r for r in caplog.records if r.name == "flask-limiter"]
+    assert kept.exc_info is not None

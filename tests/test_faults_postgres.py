@@ -142,7 +142,9 @@ def test_postgres_stopped_and_restarted(private_pg: PrivatePostgres,
         second_recovery, second_attempts = until_created(base, headers, time.monotonic())
         assert http("GET", f"{base}{API}/health/ready").status == 200
         for _ in range(4):  # the new project shows on every worker: the cache is not stale
-            assert http("GET", listing).json()["pagination"]["total"] == total + 1
+            answer = http("GET", listing)
+            assert answer.status == 200, (answer.status, answer.json(), service.log()[-3000:])
+            assert answer.json()["pagination"]["total"] == total + 1
         assert rows(private_pg.url, "SELECT count(*) FROM projects WHERE title = 'while down'"
                     ) == [(0,)]
         assert "Traceback" not in service.log(), service.log()
@@ -150,3 +152,24 @@ def test_postgres_stopped_and_restarted(private_pg: PrivatePostgres,
           f"({failed_during} refused before the stop returned); creates back "
           f"{recovered:.2f} s after restart ({dict(attempts)}), second outage "
           f"{second_recovery:.2f} s ({dict(second_attempts)})")
+
+
+def test_a_restart_costs_no_request_a_503(private_pg: PrivatePostgres, make_app: Any) -> None:
+    """Pooled connections that the restart closed are noticed at checkout (their socket has
+    the server's termination notice or EOF to read) and dropped unused: the first
+    transactions after the restart all succeed, on fresh connections."""
+    app = make_app(DATABASE_URL=private_pg.url, DB_POOL_MAX=3)
+    pool = app.extensions["database"]
+    with pool.connection(), pool.connection(), pool.connection():
+        pass  # three connections open, idle in the pool
+    backends = lambda: rows(private_pg.url, "SELECT count(*) FROM pg_stat_activity "  # noqa: E731
+                                            "WHERE application_name = 'marketplace'")
+    assert backends() == [(3,)]
+    private_pg.stop()
+    private_pg.start()
+    assert backends() == [(0,)]
+    for _ in range(3):
+        with pool.transaction() as cur:
+            cur.execute("SELECT 1 AS one")
+            assert cur.fetchone() == {"one": 1}
+    assert backends() == [(1,)]  # one fresh connection, reused

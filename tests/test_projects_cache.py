@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import redis as redis_lib
 
 from tests.plugins.projects import PROJECTS, cache_keys
 from tests.servers import PrivateRedis
@@ -186,3 +187,57 @@ def test_no_keys_or_scan_on_any_projects_path(tmp_path: Any, make_app: Any, auth
         stats = app.extensions["redis"].client.info("commandstats")
     assert "cmdstat_keys" not in stats and "cmdstat_scan" not in stats
     assert "cmdstat_mget" in stats and "cmdstat_eval" in stats
+
+
+def test_a_cached_read_is_one_redis_round_trip_with_its_rate_limit(
+        client: Any, new_project: Any, redis: Any) -> None:
+    """The blueprint's rate-limit check reads the entry (and list marker) in its own
+    pipeline, so a HIT costs one round trip; the limit still counts every request."""
+    from bench.inprocess import RedisTap
+
+    project_id = new_project()
+    for url in (f"{PROJECTS}/?page=1", f"{PROJECTS}/featured", f"{PROJECTS}/{project_id}"):
+        assert client.get(url).headers["X-Cache"] == "MISS"
+        with RedisTap() as tap:
+            hit = client.get(url)
+        assert hit.status_code == 200 and hit.headers["X-Cache"] == "HIT", url
+        assert tap.round_trips == 1, (url, tap.commands)
+        assert tap.commands["EVALSHA"] == 1 and tap.commands["MGET"] == 1, tap.commands
+    counters = [k for k in redis.scan_iter(match="rate-limit*") if b"projects" in k]
+    assert [int(redis.get(k)) for k in counters] == [6]  # six reads, one shared counter
+
+
+def test_values_read_with_the_limit_are_used_once(client: Any, auth: Any) -> None:
+    """The miss path re-reads Redis, a write is seen by the next read, and a query string
+    the view refuses is not planned at all (400, nothing cached)."""
+    owner = auth.register("client")
+    assert client.post(f"{PROJECTS}/", json=NEW, headers=owner["headers"]).status_code == 201
+    assert client.get(f"{PROJECTS}/").headers["X-Cache"] == "MISS"
+    assert client.get(f"{PROJECTS}/").headers["X-Cache"] == "HIT"
+    assert client.post(f"{PROJECTS}/", json=NEW, headers=owner["headers"]).status_code == 201
+    fresh = client.get(f"{PROJECTS}/")
+    assert fresh.headers["X-Cache"] == "MISS" and len(fresh.json["data"]) == 2
+    assert client.get(f"{PROJECTS}/?page=0").status_code == 400
+    assert client.get(f"{PROJECTS}/featured?x=1").status_code == 400
+    assert client.get(f"{PROJECTS}/").headers["X-Cache"] == "HIT"
+
+
+def test_a_lost_script_cache_costs_one_more_round_trip_not_an_error(
+        tmp_path: Any, make_app: Any, auth: Any) -> None:
+    """After a Redis restart or SCRIPT FLUSH the limiter's EVALSHA answers NOSCRIPT inside
+    the pipeline: the count is retried through the library (which loads the script) and
+    the entry read in the pipeline is still used."""
+    with PrivateRedis(tmp_path / "redis") as server:
+        app = make_app(REDIS_URL=server.url)
+        client = app.test_client()
+        owner = type(auth)(app).register("client")
+        assert client.post(f"{PROJECTS}/", json=NEW, headers=owner["headers"]).status_code == 201
+        assert client.get(f"{PROJECTS}/").headers["X-Cache"] == "MISS"
+        admin = redis_lib.Redis.from_url(server.url)
+        admin.script_flush()
+        hit = client.get(f"{PROJECTS}/")
+        assert hit.status_code == 200 and hit.headers["X-Cache"] == "HIT"
+        assert client.get(f"{PROJECTS}/").headers["X-Cache"] == "HIT"
+        counts = [int(v) for v in admin.mget(list(admin.scan_iter(match="rate-limit*")))]
+        admin.close()
+    assert counts == [4]  # the create and three reads, each counted once

@@ -13,9 +13,10 @@ from marketplace.auth.limits import auth_rate_limit, login_failure_limit
 from marketplace.auth.schemas import LoginIn, LogoutIn, RegisterIn, parse
 from marketplace.auth.tokens import issue_access_token, issue_tokens
 from marketplace.errors import InvalidCredentials, Unauthorized, ValidationFailed
+from marketplace.extensions import limited_blueprint
 from marketplace.http import json_body, json_response
 
-bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
+bp = limited_blueprint(Blueprint("auth", __name__, url_prefix="/api/v1/auth"))
 
 
 @bp.post("/register")

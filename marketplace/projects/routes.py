@@ -8,8 +8,9 @@ from flask import Blueprint, current_app, g, request
 
 from marketplace.auth.guards import require_user
 from marketplace.errors import InvalidRequest
-from marketplace.extensions import limiter
+from marketplace.extensions import limited_blueprint, limiter
 from marketplace.http import json_body, json_response
+from marketplace.limit_storage import plan_reads
 from marketplace.network import client_address
 from marketplace.projects import store
 from marketplace.projects.cache import (
@@ -22,7 +23,7 @@ from marketplace.projects.cache import (
 from marketplace.projects.query import parse_list_query
 from marketplace.projects.schemas import ProjectIn, ProjectPatch, ProposalIn, parse_body
 
-bp = Blueprint("projects", __name__, url_prefix="/api/v1/projects")
+bp = limited_blueprint(Blueprint("projects", __name__, url_prefix="/api/v1/projects"))
 # One budget per client address for every route of the blueprint, in the shared Redis.
 limiter.shared_limit(lambda: current_app.config["PROJECTS_RATE_LIMIT"], scope="projects",
                      key_func=client_address)(bp)
@@ -48,6 +49,26 @@ def featured_projects() -> Any:
 def get_project(project_id: UUID) -> Any:
     pid = str(project_id)
     return project_cache.serve(detail_key(pid), lambda: store.get_project(pid), item_id=pid)
+
+
+# The blueprint's rate-limit check reads these entries in its own round trip: what each
+# view above is about to read, or None where the view will refuse the request.
+def _list_read() -> list[str] | None:
+    try:
+        return project_cache.read_keys(list_key(parse_list_query(request.args)))
+    except InvalidRequest:
+        return None
+
+
+def _detail_read() -> list[str]:
+    pid = str((request.view_args or {})["project_id"])
+    return project_cache.read_keys(detail_key(pid), item_id=pid)
+
+
+plan_reads(f"{bp.name}.{list_projects.__name__}", _list_read)
+plan_reads(f"{bp.name}.{featured_projects.__name__}",
+           lambda: None if request.args else project_cache.read_keys(featured_key()))
+plan_reads(f"{bp.name}.{get_project.__name__}", _detail_read)
 
 
 # Writes: bearer token only (the guard), then the store's transaction, then the announcement.
