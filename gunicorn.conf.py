@@ -4,9 +4,10 @@ import secrets
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '5000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-# Measured on the cached GET /projects path (bench/results.md): sync workers give the best
-# throughput per process for short Redis-backed requests; gthread is used when
-# GUNICORN_CMD_ARGS adds --threads. The Redis budget is split per process either way.
+# Measured on the cached GET /projects path (bench/results.md, worker-class table): gthread
+# is within the run-to-run spread of sync with a worse p99, gevent starves connections
+# (p99 over a second), four sync workers are slower than two on two CPUs; so sync. gthread
+# is used when GUNICORN_CMD_ARGS adds --threads. The Redis budget is split per process.
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
 timeout = 30
 graceful_timeout = 10
