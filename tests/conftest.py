@@ -18,6 +18,7 @@ from flask import Flask
 
 from marketplace import close_app, create_app
 from marketplace.migrate import upgrade
+from tests.servers import PrivateRedis
 
 pytest_plugins = ["tests.plugins.auth", "tests.plugins.projects"]
 
@@ -110,6 +111,14 @@ def db(database_url: str) -> Iterator[Any]:
         cur.execute(f"TRUNCATE {', '.join(TABLES)} CASCADE")
     yield conn
     conn.close()
+
+
+@pytest.fixture
+def private_redis(tmp_path: Any) -> Iterator[PrivateRedis]:
+    """A redis-server of the test's own on a free port, for tests that stop, kill, freeze
+    or flush it; stopped at the end whatever state the test left it in."""
+    with PrivateRedis(tmp_path / "redis") as server:
+        yield server
 
 
 @pytest.fixture

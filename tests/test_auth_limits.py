@@ -3,10 +3,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
-from tests.servers import PrivateRedis
-
 BODY_429 = {"success": False, "error": "Too many requests, please try again later.",
             "code": "rate_limited"}
 
@@ -90,12 +86,6 @@ def test_only_the_trusted_hop_is_believed(make_app: Any, db: Any, redis: Any) ->
         assert response.status_code == 401
     spoofed = {"X-Forwarded-For": "1.2.3.4, 203.0.113.5"}
     assert_rate_limited(login(client, "u9@example.com", **spoofed))
-
-
-@pytest.fixture
-def private_redis(tmp_path: Any) -> Any:
-    with PrivateRedis(tmp_path / "redis") as server:
-        yield server
 
 
 def test_limits_apply_per_process_while_redis_is_down(make_app: Any, db: Any,

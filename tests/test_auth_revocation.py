@@ -4,7 +4,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import pytest
 import redis as redis_lib
 
 from marketplace.auth import revocation
@@ -107,12 +106,6 @@ def test_a_missed_revocation_is_not_trusted(auth: Any, client: Any, make_app: An
         time.sleep(0.05)
     assert me(client, user["headers"]).json["code"] == "token_revoked"
     assert int(redis.hget(key, "_gen")) > built_at
-
-
-@pytest.fixture
-def private_redis(tmp_path: Any) -> Any:
-    with PrivateRedis(tmp_path / "redis") as server:
-        yield server
 
 
 def test_revoked_while_redis_is_stopped_and_after_restart(auth: Any, make_app: Any, db: Any,

@@ -5,11 +5,9 @@ import time
 from typing import Any
 
 import msgspec
-import pytest
 
 from marketplace.auth.guards import require_user
 from marketplace.http import json_response
-from tests.servers import PrivateRedis
 
 PASSWORD = "correct-horse-9"
 
@@ -107,12 +105,6 @@ def test_production_cookie_is_secure(auth: Any, make_app: Any, db: Any, redis: A
     assert response.status_code == 200
     cookie = response.headers["Set-Cookie"]
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
-
-
-@pytest.fixture
-def private_redis(tmp_path: Any) -> Any:
-    with PrivateRedis(tmp_path / "redis") as server:
-        yield server
 
 
 def test_redis_down_login_works_without_a_cookie(auth: Any, make_app: Any, db: Any,

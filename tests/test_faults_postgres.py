@@ -29,13 +29,6 @@ def private_pg(tmp_path: Any) -> Iterator[PrivatePostgres]:
     server.close()
 
 
-@pytest.fixture
-def private_redis(tmp_path: Any) -> Iterator[PrivateRedis]:
-    server = PrivateRedis(tmp_path / "redis").start()
-    yield server
-    server.stop()
-
-
 def rows(url: str, sql: str) -> list[tuple[Any, ...]]:
     conn = psycopg2.connect(url)
     try:

@@ -32,13 +32,6 @@ REQUEST_BOUND = 2.5  # seconds any request may take while Redis is frozen (norma
 
 
 @pytest.fixture
-def private_redis(tmp_path: Any) -> Iterator[PrivateRedis]:
-    server = PrivateRedis(tmp_path / "redis").start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def admin(private_redis: PrivateRedis) -> Iterator[redis_lib.Redis]:
     """A raw client on the private Redis (FLUSHALL and CLIENT KILL are safe there)."""
     client = redis_lib.Redis.from_url(private_redis.url, client_name="fault-injector")

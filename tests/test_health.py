@@ -4,7 +4,7 @@ import time
 import pytest
 
 from marketplace.migrate import upgrade
-from tests.servers import PrivatePostgres, PrivateRedis
+from tests.servers import PrivatePostgres
 
 
 def timed_get(client, path):
@@ -21,12 +21,6 @@ def test_all_up(client, redis):
     assert client.get("/api/v1/health/db").get_json()["status"] == "connected"
     assert client.get("/api/v1/health/ready").get_json()["status"] == "ok"
     assert not [k for k in redis.scan_iter() if k.startswith(b"session:")]
-
-
-@pytest.fixture
-def private_redis(tmp_path):
-    with PrivateRedis(tmp_path / "redis") as server:
-        yield server
 
 
 @pytest.fixture

@@ -4,20 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 import redis as redis_lib
 
 from tests.plugins.auth import DEFAULT_PASSWORD, AuthActions
-from tests.servers import PrivateRedis
 
 API = "/api/v1"
-
-
-@pytest.fixture
-def private_redis(tmp_path: Any) -> Any:
-    server = PrivateRedis(tmp_path / "redis").start()
-    yield server
-    server.kill()
 
 
 def _addr(n: int) -> dict[str, str]:
