@@ -14,6 +14,8 @@ redis_store = RedisManager()
 db = Database()
 generations = Generations()
 cache = Cache()
+sessions = Session()
+jwt = JWTManager()
 limiter = Limiter(key_func=client_address)
 _limited_blueprints: set[str] = set()
 
@@ -29,5 +31,3 @@ def _outside_limited_blueprints() -> bool:
     """Flask-Limiter resolves limits for every request of the app; health, stats and the
     OpenAPI document have none, so they skip it (measured: bench/results.md)."""
     return request.blueprint not in _limited_blueprints
-sessions = Session()
-jwt = JWTManager()
