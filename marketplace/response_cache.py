@@ -28,7 +28,7 @@ from flask import Response, current_app
 from marketplace import metrics
 from marketplace.extensions import cache, generations, redis_store
 from marketplace.limit_storage import take_reads
-from marketplace.redis import REDIS_ERRORS
+from marketplace.redis import REDIS_ERRORS, fallback_on_redis_error
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +199,9 @@ class ResponseCache:
         values, owner = pipe.execute()
         return self._fresh_body(values, item_id), bool(owner)
 
+    # Redis unavailable: the response goes out uncached, and the lock expires by itself
+    # within LOCK_TTL_MS.
+    @fallback_on_redis_error()
     def _store(self, key: str, generation: int, body: bytes, timeout: int | None,
                lock_key: str | None, token: str) -> None:
         """Store the entry and release our lock (if we hold it) in one round trip."""
@@ -207,16 +210,11 @@ class ResponseCache:
         pipe.set(KEY_PREFIX + key, b"%d:%s" % (generation, body), ex=ttl)
         if lock_key is not None:
             pipe.eval(_RELEASE, 1, lock_key, token)
-        try:
-            pipe.execute()
-        except REDIS_ERRORS:
-            pass  # served uncached; the lock expires within LOCK_TTL_MS
+        pipe.execute()
 
+    @fallback_on_redis_error()
     def _release(self, lock_key: str, token: str) -> None:
-        try:
-            redis_store.client.eval(_RELEASE, 1, lock_key, token)
-        except REDIS_ERRORS:
-            pass  # the lock expires by itself within LOCK_TTL_MS
+        redis_store.client.eval(_RELEASE, 1, lock_key, token)
 
     def announce_write(self, generation: int, item_id: str | None = None,
                        detail_keys: tuple[str, ...] = ()) -> None:
