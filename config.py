@@ -2,7 +2,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import secrets
+from collections.abc import Mapping, MutableMapping
+from datetime import timedelta
+from typing import Any
+
+from marketplace import keys
 
 
 class ConfigError(RuntimeError):
@@ -37,7 +42,12 @@ def normalise_database_url(url: str | None) -> str | None:
 
 
 class Config:
-    """Values shared by every environment; subclasses differ only in values."""
+    """Values shared by every environment; subclasses differ only in values.
+
+    Every setting the service and its libraries read is here: the environment's values are
+    read in `__init__`, overrides (tests, the bench) are applied as plain values by
+    `load_config`, and what libraries derive from them is computed last, in `_derive`.
+    """
 
     APP_ENV = "development"
     REQUIRED: tuple[str, ...] = ()
@@ -47,19 +57,33 @@ class Config:
     HSTS = False
     PASSWORD_HASH_METHOD = "scrypt"  # noqa: S105 (a hash method, not a password)
 
+    # Flask-Session: server-side sessions in the shared Redis, random ids, created at login.
+    SESSION_TYPE = "redis"
+    SESSION_PERMANENT = True
+    SESSION_USE_SIGNER = False  # deprecated in Flask-Session 0.8; ids are 32 random bytes
+    SESSION_ID_LENGTH = 32
+    SESSION_SERIALIZATION_FORMAT = "msgpack"
+    SESSION_COOKIE_NAME = "session"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    # flask-jwt-extended: HS256 pinned, bearer tokens only.
+    JWT_ALGORITHM = "HS256"
+    JWT_DECODE_ALGORITHMS = ("HS256",)
+    JWT_TOKEN_LOCATION = ("headers",)
+    # Flask-Limiter: fixed windows in the shared Redis, counted in memory while it is down.
+    RATELIMIT_STRATEGY = "fixed-window"
+    RATELIMIT_HEADERS_ENABLED = False
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    # Flask-Caching: its client is the shared one (handed over by the factory).
+    CACHE_TYPE = "RedisCache"
+    CACHE_KEY_PREFIX = keys.CACHE
+
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         env = os.environ if environ is None else environ
-        missing = [name for name in self.REQUIRED if not env.get(name)]
-        if missing:
-            raise ConfigError(
-                f"APP_ENV={self.APP_ENV} requires {', '.join(missing)} to be set "
-                f"(missing: {', '.join(missing)})"
-            )
         self.REDIS_URL = env.get("REDIS_URL")
         self.DATABASE_URL = normalise_database_url(env.get("DATABASE_URL"))
         self.SESSION_SECRET = env.get("SESSION_SECRET")
         self.JWT_SECRET = env.get("JWT_SECRET")
-        self.SECRET_KEY = self.SESSION_SECRET
 
         self.ACCESS_TOKEN_TTL = _int(env, "ACCESS_TOKEN_TTL", 900)
         self.REFRESH_TOKEN_TTL = _int(env, "REFRESH_TOKEN_TTL", 2_592_000)
@@ -100,6 +124,20 @@ class Config:
         self.MAX_CONTENT_LENGTH = _int(env, "MAX_CONTENT_LENGTH", 1_048_576)
         self.LOG_LEVEL = env.get("LOG_LEVEL", "INFO")
 
+    def _derive(self) -> None:
+        """Library settings computed from ours (after overrides, so they follow them)."""
+        missing = [name for name in self.REQUIRED if not getattr(self, name, None)]
+        if missing:
+            raise ConfigError(
+                f"APP_ENV={self.APP_ENV} requires {', '.join(missing)} to be set "
+                f"(missing: {', '.join(missing)})"
+            )
+        self.SECRET_KEY = self.SESSION_SECRET
+        self.PERMANENT_SESSION_LIFETIME = timedelta(seconds=self.SESSION_LIFETIME)
+        self.JWT_SECRET_KEY = self.JWT_SECRET
+        self.JWT_ACCESS_TOKEN_EXPIRES = timedelta(seconds=self.ACCESS_TOKEN_TTL)
+        self.JWT_REFRESH_TOKEN_EXPIRES = timedelta(seconds=self.REFRESH_TOKEN_TTL)
+
 
 class DevelopmentConfig(Config):
     """Local runs: `make run` starts embedded servers and sets the URLs and secrets."""
@@ -132,14 +170,31 @@ CONFIGS: dict[str, type[Config]] = {
 }
 
 
-def load_config(environ: Mapping[str, str] | None = None) -> Config:
-    """Pick the config class named by APP_ENV and read the environment into it."""
+def load_config(environ: Mapping[str, str] | None = None,
+                overrides: Mapping[str, Any] | None = None) -> Config:
+    """The config class named by APP_ENV, read from the environment, then `overrides` applied
+    as plain values (typed: no string round trip), then the library settings derived."""
     env = os.environ if environ is None else environ
-    name = env.get("APP_ENV", "development")
+    overrides = dict(overrides or {})
+    name = overrides.get("APP_ENV") or env.get("APP_ENV", "development")
     try:
         config_class = CONFIGS[name]
     except KeyError:
         raise ConfigError(
             f"APP_ENV must be one of {', '.join(CONFIGS)}, got {name!r}"
         ) from None
-    return config_class(env)
+    config = config_class(env)
+    for key, value in overrides.items():
+        setattr(config, key, value)
+    config._derive()
+    return config
+
+
+def development_secrets(environ: MutableMapping[str, str]) -> None:
+    """Outside production, signing keys the environment lacks are generated once per start
+    (by whoever starts the processes: `make run`, gunicorn's master) and shared by every
+    worker through the environment. Production refuses to start without them instead."""
+    if environ.get("APP_ENV", "development") == "production":
+        return
+    for name in ("SESSION_SECRET", "JWT_SECRET"):
+        environ.setdefault(name, secrets.token_urlsafe(48))

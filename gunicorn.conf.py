@@ -1,6 +1,7 @@
 """gunicorn settings: bind from PORT, workers from WEB_CONCURRENCY, worker class by measurement."""
 import os
-import secrets
+
+from config import development_secrets
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '5000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -17,7 +18,5 @@ errorlog = "-"
 # Workers import the app after the fork, so each builds its own Redis and PostgreSQL pools.
 preload_app = False
 
-if os.environ.get("APP_ENV", "development") != "production":
-    # Development secrets: generated once per start, inherited by every worker.
-    os.environ.setdefault("SESSION_SECRET", secrets.token_urlsafe(48))
-    os.environ.setdefault("JWT_SECRET", secrets.token_urlsafe(48))
+# Outside production: signing keys generated once per start, inherited by every worker.
+development_secrets(os.environ)

@@ -1,20 +1,31 @@
-"""Marketplace API: a Flask JSON service on one shared Redis and PostgreSQL."""
+"""Marketplace API: a Flask JSON service on one shared Redis and PostgreSQL.
+
+Where things live (read this first):
+
+- `create_app` below is the table of contents; settings are in `config.py`.
+- `extensions.py` holds the extension instances; `redis.py` the one Redis pool, its budget
+  and its failure policy; `db.py` the PostgreSQL pool and transactions; `keys.py` every
+  Redis key; `generations.py` how writes make caches stale; `rate_limits.py` how limits
+  are counted; `http.py` the request pipeline and the success envelope; `errors.py` the
+  error envelope; `adapters/` what the libraries do not offer publicly.
+- The domains, each with `routes.py` (HTTP only) and their logic beside it: `auth/`,
+  `projects/`, `stats/`, `health/`; `openapi/` documents them.
+"""
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Mapping
-from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from config import Config, load_config
+if TYPE_CHECKING:
+    from config import Config
 
 
 def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
-    """Build the app; `config` is a Config instance or a mapping of overrides."""
+    """Build the app; `config` is a Config, or plain overrides of the environment's values."""
     app = Flask(__name__)
     load_settings(app, config)
     configure_logging(app)
@@ -26,49 +37,10 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
 
 
 def load_settings(app: Flask, config: Config | Mapping[str, Any] | None) -> None:
-    """APP_ENV's config class, then the caller's overrides; derived library settings last."""
-    from marketplace.response_cache import KEY_PREFIX
+    """APP_ENV's config class read from the environment, with the caller's overrides."""
+    from config import Config, load_config
 
-    if isinstance(config, Config):
-        app.config.from_object(config)
-    else:
-        overrides = dict(config or {})
-        scalars = {k: str(v) for k, v in overrides.items() if isinstance(v, (str, int, float))}
-        app.config.from_object(load_config({**os.environ, **scalars}))
-        app.config.update(overrides)
-    cfg = app.config
-    cfg.update(
-        SECRET_KEY=cfg["SESSION_SECRET"],
-        JSON_SORT_KEYS=False,
-        # Flask-Session: server-side, random ids, created only at login.
-        SESSION_TYPE="redis",
-        SESSION_PERMANENT=True,
-        SESSION_USE_SIGNER=False,  # deprecated in 0.8; ids are 32 random bytes anyway
-        SESSION_ID_LENGTH=32,
-        SESSION_SERIALIZATION_FORMAT="msgpack",
-        SESSION_COOKIE_NAME="session",
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        PERMANENT_SESSION_LIFETIME=timedelta(seconds=cfg["SESSION_LIFETIME"]),
-        # flask-jwt-extended: HS256 pinned, bearer tokens only.
-        JWT_SECRET_KEY=cfg["JWT_SECRET"],
-        JWT_ALGORITHM="HS256",
-        JWT_DECODE_ALGORITHMS=["HS256"],
-        JWT_TOKEN_LOCATION=["headers"],
-        JWT_ACCESS_TOKEN_EXPIRES=timedelta(seconds=cfg["ACCESS_TOKEN_TTL"]),
-        JWT_REFRESH_TOKEN_EXPIRES=timedelta(seconds=cfg["REFRESH_TOKEN_TTL"]),
-        # Flask-Limiter: fixed windows in the shared Redis, per-process fallback.
-        RATELIMIT_STRATEGY="fixed-window",
-        RATELIMIT_HEADERS_ENABLED=False,
-        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
-        # Only the first thread that meets a dead Redis switches Flask-Limiter to the
-        # fallback; others already mid-call would re-raise (a 500). Swallowing lets those
-        # few in-flight requests through unlimited, once, instead (tests/test_faults_redis).
-        RATELIMIT_SWALLOW_ERRORS=True,
-        # Flask-Caching: the shared client is handed over in register_extensions.
-        CACHE_TYPE="RedisCache",
-        CACHE_KEY_PREFIX=KEY_PREFIX,
-    )
+    app.config.from_object(config if isinstance(config, Config) else load_config(None, config))
 
 
 def configure_logging(app: Flask) -> None:
@@ -86,16 +58,8 @@ def configure_logging(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     """Wire every extension to the one Redis pool and the PostgreSQL pool of this process."""
-    from marketplace import limit_storage, metrics
-    from marketplace.extensions import (
-        cache,
-        db,
-        generations,
-        jwt,
-        limiter,
-        redis_store,
-        sessions,
-    )
+    from marketplace import metrics, rate_limits
+    from marketplace.extensions import cache, db, generations, jwt, redis_store, sessions
     from marketplace.http import register_request_hooks
     from marketplace.sessions import install_session_interface
 
@@ -109,22 +73,14 @@ def register_extensions(app: Flask) -> None:
     cfg.update(
         CACHE_REDIS_HOST=shared.client,
         SESSION_REDIS=shared.client,
-        # Flask-Limiter's RedisStorage, plus the cache read it can carry (limit_storage).
-        RATELIMIT_STORAGE_URI=limit_storage.SCHEME_PREFIX + shared.url,
-        RATELIMIT_STORAGE_OPTIONS={
-            "connection_pool": shared.pool,
-            "key_prefix": "rate-limit",
-        },
+        RATELIMIT_STORAGE_URI=shared.url,
+        RATELIMIT_STORAGE_OPTIONS=rate_limits.storage_options(shared.pool),
     )
     cache.init_app(app)
-    limiter.init_app(app)
-    logging.getLogger("flask-limiter").addFilter(limit_storage.outage_tracebacks)
+    rate_limits.init_app(app)
     sessions.init_app(app)
     install_session_interface(app, shared.client)
     jwt.init_app(app)
-    # Flask-Limiter probes a dead storage with a backoff of up to 32 s; the breaker knows
-    # sooner, so shared counting resumes as soon as any Redis call succeeds again.
-    shared.breaker.on_recovery(lambda: setattr(limiter, "_storage_dead", False))
     register_request_hooks(app)
     metrics.init_app(app)
 

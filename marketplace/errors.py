@@ -1,10 +1,18 @@
-"""The contract's error envelope: domain exceptions and the handlers that render every error."""
+"""The contract's error envelope: domain exceptions, and the one place that renders an error.
+
+Domain code raises an `APIError` subclass (or lets werkzeug raise its HTTP errors); the
+handlers registered here turn every exception into `{"success": false, "error", "code"}`
+(plus `details` for input errors) with orjson, the service's one JSON encoder. No other
+module builds an error body.
+"""
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
-from flask import Flask, g, jsonify
+import orjson
+from flask import Flask, Response
 from flask_limiter.errors import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 
@@ -64,12 +72,12 @@ class Conflict(APIError):
     status, code, message = 409, "conflict", "Conflict."
 
 
+class UnsupportedMediaType(APIError):
+    status, code, message = 415, "unsupported_media_type", "Content-Type must be application/json."
+
+
 class ValidationFailed(APIError):
     status, code, message = 422, "validation_error", "Invalid fields."
-
-
-class RateLimited(APIError):
-    status, code, message = 429, "rate_limited", RATE_LIMITED_MESSAGE
 
 
 class ServiceUnavailable(APIError):
@@ -91,73 +99,61 @@ HTTP_CODES: dict[int, tuple[str, str]] = {
 }
 
 
-def error_response(status: int, code: str, message: str,
-                   details: dict[str, str] | None = None) -> Any:
-    """Build the JSON envelope of an error; never carries internals."""
-    body: dict[str, Any] = {"success": False, "error": message, "code": code}
+def error_response(status: int, code: str, message: str, details: dict[str, str] | None = None,
+                   **extra: Any) -> Response:
+    """The JSON envelope of an error (never carrying internals); `extra` adds fields beside
+    it, as the health probes' `status` and `timestamp`."""
+    body: dict[str, Any] = {"success": False, "error": message, "code": code, **extra}
     if details:
         body["details"] = details
-    response = jsonify(body)
-    response.status_code = status
-    return response
+    return Response(orjson.dumps(body), status=status, mimetype="application/json")
 
 
 def register_error_handlers(app: Flask) -> None:
     """Turn every exception, HTTP or not, into the contract's JSON."""
 
     @app.errorhandler(APIError)
-    def handle_api_error(exc: APIError) -> Any:
+    def handle_api_error(exc: APIError) -> Response:
         response = error_response(exc.status, exc.code, exc.message, exc.details)
         response.headers.update(exc.headers)
         return response
 
     @app.errorhandler(RateLimitExceeded)
-    def handle_rate_limited(exc: RateLimitExceeded) -> Any:
+    def handle_rate_limited(exc: RateLimitExceeded) -> Response:
         return rate_limited_response(exc)
 
     @app.errorhandler(HTTPException)
-    def handle_http_error(exc: HTTPException) -> Any:
+    def handle_http_error(exc: HTTPException) -> Response:
         status = exc.code or 500
         code, message = HTTP_CODES.get(status, ("internal_error", "Internal server error."))
         response = error_response(status, code, message)
         if status == 405 and exc.valid_methods:
             response.headers["Allow"] = ", ".join(exc.valid_methods)
-        if status == 429 and getattr(exc, "retry_after", None):
-            response.headers["Retry-After"] = str(exc.retry_after)
         return response
 
     @app.errorhandler(Exception)
-    def handle_unexpected(exc: Exception) -> Any:
-        log.exception("unhandled error (request id %s)", g.get("request_id", "-"))
+    def handle_unexpected(exc: Exception) -> Response:
+        from flask import request
+
+        log.exception("unhandled error (request id %s)", getattr(request, "request_id", "-"))
         return error_response(500, "internal_error", "Internal server error.")
 
 
-def rate_limited_response(exc: Any) -> Any:
+def rate_limited_response(exc: RateLimitExceeded) -> Response:
     """429 in the contract's shape, with Retry-After and the X-RateLimit-* headers.
 
-    Flask-Limiter's own headers are off (they cost two Redis reads on every response);
-    the breach is the one time a client needs them.
+    `exc.window` (set by `marketplace.rate_limits`) says when the breached window resets and
+    what is left of it; a client needs those only when it is refused.
     """
-    import time
-
     from marketplace import metrics
-    from marketplace.extensions import limiter
 
     metrics.incr("rate_limited")
     response = error_response(429, "rate_limited", RATE_LIMITED_MESSAGE)
-    current = limiter.current_limit
     now = time.time()
-    reset_at = now + 1
-    amount = remaining = 0
-    if current is not None:
-        amount = current.limit.amount
-        try:
-            reset_at = max(float(current.reset_at), now + 1)
-            remaining = max(0, int(current.remaining))
-        except Exception:  # storage gone between the check and now: keep a safe default
-            reset_at = now + current.limit.get_expiry()
+    reset_at, remaining = getattr(exc, "window", (now + 1, 0))
+    reset_at = max(reset_at, now + 1)
     response.headers["Retry-After"] = str(max(1, int(reset_at - now + 0.999)))
-    response.headers["X-RateLimit-Limit"] = str(amount)
-    response.headers["X-RateLimit-Remaining"] = str(remaining)
+    response.headers["X-RateLimit-Limit"] = str(exc.limit.limit.amount)
+    response.headers["X-RateLimit-Remaining"] = str(max(0, remaining))
     response.headers["X-RateLimit-Reset"] = str(int(reset_at))
     return response

@@ -13,6 +13,7 @@ import os
 import select
 import threading
 from collections import OrderedDict
+from collections.abc import Collection, Iterable
 from typing import Any
 
 import psycopg2
@@ -22,19 +23,25 @@ from flask import current_app
 log = logging.getLogger(__name__)
 
 CHANNEL = "marketplace_generations"
-PROJECTS = "projects"
-REVOKED_TOKENS = "revoked_tokens"
+PROJECTS = "projects"  # projects and proposals: the response cache
+USERS = "users"  # accounts: the user cache and the tokens they accept
+REVOKED_TOKENS = "revoked_tokens"  # logouts: the revocation buckets
+NAMES = (PROJECTS, USERS, REVOKED_TOKENS)
+EVERY_ITEM = "*"  # a write that touched more items than a notification names
 _RECENT_IDS = 10_000  # per-id generations remembered; older ones raise the floor
+_MAX_NAMED_IDS = 100  # beyond this a NOTIFY says EVERY_ITEM (its payload has a size limit)
 
 
-def bump(cur: Any, name: str, item_id: str | None = None) -> int:
-    """Inside the writer's transaction: the new generation, announced at commit."""
+def bump(cur: Any, name: str, item_ids: Collection[str] = ()) -> int:
+    """Inside the writer's transaction: the new generation, announced at commit (NOTIFY is
+    delivered when the transaction commits, and never if it rolls back)."""
     cur.execute(
         "UPDATE cache_generations SET value = value + 1 WHERE name = %s RETURNING value",
         (name,),
     )
     value = _first(cur.fetchone())
-    cur.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"{name}:{value}:{item_id or ''}"))
+    ids = EVERY_ITEM if len(item_ids) > _MAX_NAMED_IDS else ",".join(sorted(item_ids))
+    cur.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"{name}:{value}:{ids}"))
     return value
 
 
@@ -56,9 +63,12 @@ class _Known:
         self.floor = 0  # every id's entries older than this are stale
         self.by_id: OrderedDict[str, int] = OrderedDict()
 
-    def learn(self, value: int, item_id: str) -> None:
+    def learn(self, value: int, item_ids: Iterable[str]) -> None:
         self.latest = max(self.latest, value)
-        if item_id:
+        for item_id in item_ids:
+            if item_id == EVERY_ITEM:
+                self.floor = max(self.floor, value)
+                continue
             self.by_id[item_id] = max(value, self.by_id.pop(item_id, 0))
             if len(self.by_id) > _RECENT_IDS:
                 _, forgotten = self.by_id.popitem(last=False)
@@ -76,17 +86,17 @@ class GenerationTracker:
 
     def __init__(self, dsn: str) -> None:
         self.dsn = dsn
-        self._known = {PROJECTS: _Known(), REVOKED_TOKENS: _Known()}
+        self._known = {name: _Known() for name in NAMES}
         self._lock = threading.Lock()
         self._ready = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pid = 0
 
-    def learn(self, name: str, value: int, item_id: str | None = None) -> None:
-        """Record a generation this process produced or heard of."""
+    def learn(self, name: str, value: int, item_ids: Iterable[str] = ()) -> None:
+        """Record a generation this process produced or heard of (and the items it touched)."""
         with self._lock:
-            self._known[name].learn(value, item_id or "")
+            self._known[name].learn(value, item_ids)
 
     def required(self, name: str, item_id: str | None = None) -> int:
         """The oldest generation an entry may have been built at to still be fresh."""
@@ -143,9 +153,9 @@ class GenerationTracker:
 
     def _on_notify(self, payload: str) -> None:
         name, _, rest = payload.partition(":")
-        value, _, item_id = rest.partition(":")
+        value, _, ids = rest.partition(":")
         if name in self._known and value.isdigit():
-            self.learn(name, int(value), item_id)
+            self.learn(name, int(value), ids.split(",") if ids else ())
 
     def stop(self) -> None:
         self._stop.set()
@@ -169,5 +179,5 @@ class Generations:
     def required(self, name: str, item_id: str | None = None) -> int:
         return self.tracker.required(name, item_id)
 
-    def learn(self, name: str, value: int, item_id: str | None = None) -> None:
-        self.tracker.learn(name, value, item_id)
+    def learn(self, name: str, value: int, item_ids: Iterable[str] = ()) -> None:
+        self.tracker.learn(name, value, item_ids)

@@ -1,36 +1,88 @@
-"""Request hygiene shared by every route: request ids, JSON bodies, headers, one log line."""
+"""The request pipeline every route goes through, and the JSON every success is sent as.
+
+Where a request's path starts and how to follow it, top to bottom:
+
+1. `wsgi.py` → `create_app()` (`marketplace/__init__.py`) built the app; Flask matches the
+   URL to a route and opens a `Request` (the class below: the one place where one step of a
+   request leaves something for a later step).
+2. `begin_request` (here): request id, start time, the body checks every route shares.
+3. The route (`marketplace/<domain>/routes.py`): parse the input, call its domain
+   (`auth.guards.authenticate` for who is asking, `rate_limits.hit` for a limit, the
+   domain's store or cache), and answer with `ok(...)`, or raise an `errors.APIError`.
+4. `finish_request` (here): response headers, the access log line, the service's counters.
+
+Errors at any step are rendered by `marketplace/errors.py`.
+"""
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from flask import Flask, Response, g, request
+from flask import Flask, Response, request
+from flask import Request as FlaskRequest
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from marketplace.errors import APIError, InvalidJSON
+from marketplace.errors import InvalidJSON, UnsupportedMediaType
 
 log = logging.getLogger("marketplace.request")
 
-_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+UNMATCHED_ROUTE = "<unmatched>"  # the route label of a request no URL rule matched
 
 
-class UnsupportedMediaType(APIError):
-    status, code, message = 415, "unsupported_media_type", "Content-Type must be application/json."
+class Request(FlaskRequest):
+    """Flask's request, plus what the steps of one request hand to each other.
+
+    Set by `begin_request`: `request_id` (echoed in `X-Request-ID` and every log line of the
+    request) and `started` (for the duration). Set by `auth.guards.authenticate`: `user`, the
+    caller's public record. Set by a route or the guard: `private`, the answer depends on who
+    asks or carries credentials (sent with `Cache-Control: no-store`). Set by the response
+    cache: `cache_result` (`hit`, `miss` or `not_stored`).
+    """
+
+    request_id: str = "-"
+    started: float = 0.0
+    user: dict[str, Any] | None = None
+    private: bool = False
+    cache_result: str | None = None
 
 
-def _has_body() -> bool:
-    if request.content_length:
+def iso_utc(moment: datetime | None) -> str | None:
+    """Every timestamp of the API: ISO 8601 in UTC with `Z`, whatever the session time zone."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def now_utc() -> str:
+    return iso_utc(datetime.now(UTC))  # type: ignore[return-value]
+
+
+def success_body(**fields: Any) -> bytes:
+    """The bytes of `{"success": true, ...fields}`: what `ok` sends and the cache stores."""
+    return orjson.dumps({"success": True, **fields})
+
+
+def ok(status: int = 200, **fields: Any) -> Response:
+    """The contract's success envelope: `{"success": true, ...fields}`."""
+    return Response(success_body(**fields), status=status, mimetype="application/json")
+
+
+def has_body(environ: dict[str, Any]) -> bool:
+    length = environ.get("CONTENT_LENGTH")
+    if length and length != "0":
         return True
-    return "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    return "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
 
 
 def json_body() -> dict[str, Any]:
     """The request's JSON object; 415 without the JSON content type, 400 when malformed."""
-    if not _has_body():
+    if not has_body(request.environ):
         raise InvalidJSON("Request body must be a JSON object.")
     raw = request.get_data(cache=True)
     limit = request.max_content_length
@@ -45,41 +97,51 @@ def json_body() -> dict[str, Any]:
     return data
 
 
-def json_response(payload: Any, status: int = 200) -> Response:
-    """Serialise with orjson (faster than the stdlib encoder Flask uses)."""
-    return Response(orjson.dumps(payload), status=status, mimetype="application/json")
+def begin_request() -> None:
+    """Request id and start time; 413/415 for a body no route could accept."""
+    req = request._get_current_object()  # one proxy lookup for the whole hook
+    req.started = time.perf_counter()
+    incoming = req.environ.get("HTTP_X_REQUEST_ID")
+    req.request_id = (incoming if incoming and _SAFE_REQUEST_ID.fullmatch(incoming)
+                      else os.urandom(16).hex())
+    if req.routing_exception is not None or not has_body(req.environ):
+        return  # 404/405 win over anything about the body
+    limit = req.max_content_length
+    if limit is not None and (req.content_length or 0) > limit:
+        raise RequestEntityTooLarge()
+    if req.mimetype != "application/json":
+        raise UnsupportedMediaType()
 
 
 def register_request_hooks(app: Flask) -> None:
-    """Install the before/after hooks every request goes through."""
-    hsts = app.config.get("HSTS", False)
+    """The one hook before every request and the one after it."""
+    security_headers = [("X-Content-Type-Options", "nosniff")]
+    if app.config["HSTS"]:
+        security_headers.append(
+            ("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
 
-    @app.before_request
-    def start_request() -> None:
-        g.started = time.perf_counter()
-        incoming = request.headers.get("X-Request-ID", "")
-        g.request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        if request.routing_exception is not None:
-            return  # 404/405 win over anything about the body
-        limit = request.max_content_length
-        if limit is not None and (request.content_length or 0) > limit:
-            raise RequestEntityTooLarge()
-        if _has_body() and request.mimetype != "application/json":
-            raise UnsupportedMediaType()
-
-    @app.after_request
     def finish_request(response: Response) -> Response:
-        if request.method == "OPTIONS" and response.status_code == 200 and not (
+        req = request._get_current_object()
+        headers = response.headers
+        if req.method == "OPTIONS" and response.status_code == 200 and not (
             response.content_length
         ):
             response.status_code = 204  # Flask's automatic OPTIONS: an Allow header, no body
-        headers = response.headers
-        headers["X-Request-ID"] = g.get("request_id") or uuid.uuid4().hex
-        headers["X-Content-Type-Options"] = "nosniff"
-        if hsts:
-            headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
-        started = g.get("started")
-        duration = (time.perf_counter() - started) * 1000 if started else 0.0
-        log.info("%s %s %s %d %.1fms", g.get("request_id", "-"), request.method,
-                 request.path, response.status_code, duration)
+        headers["X-Request-ID"] = req.request_id
+        headers.extend(security_headers)
+        if req.private:
+            headers["Cache-Control"] = "no-store"
+        rule = req.url_rule
+        log.info("%s %s %s %d %.1fms", req.request_id, req.method,
+                 rule.rule if rule is not None else UNMATCHED_ROUTE, response.status_code,
+                 (time.perf_counter() - req.started) * 1000)
         return response
+
+    app.request_class = Request
+    app.before_request(begin_request)
+    app.after_request(finish_request)
+
+
+def json_response(payload: Any, status: int = 200) -> Response:
+    """Transitional: routes not yet moved to `ok(...)`."""
+    return Response(orjson.dumps(payload), status=status, mimetype="application/json")

@@ -13,10 +13,9 @@ from collections import Counter
 
 from flask import Flask, current_app
 
-from marketplace.redis import REDIS_ERRORS
+from marketplace import keys
+from marketplace.redis import degrade
 
-COUNTERS_KEY = "stats:counters"
-COUNTERS_TTL = 7 * 86_400  # refreshed on every flush; the hash dies only if nobody counts
 FLUSH_INTERVAL = 5.0
 NAMES = ("cache_hits", "cache_misses", "rate_limited", "redis_errors")
 
@@ -53,30 +52,29 @@ def flush(force: bool = False) -> None:
         return
     _last_flush = now
     deltas = _take_pending()
-    if not deltas:
-        return
-    client = current_app.extensions["redis"].client
-    try:
-        pipe = client.pipeline(transaction=False)
-        for name, amount in deltas.items():
-            pipe.hincrby(COUNTERS_KEY, name, amount)
-        pipe.expire(COUNTERS_KEY, COUNTERS_TTL)
-        pipe.execute()
-    except REDIS_ERRORS:
+    if deltas and not _send(deltas):
         with _lock:  # keep them for the next flush, beside what arrived meanwhile
             for name, amount in deltas.items():
                 _pending[name] += amount
 
 
+@degrade(False)
+def _send(deltas: Counter[str]) -> bool:
+    commands = [("HINCRBY", keys.COUNTERS, name, amount) for name, amount in deltas.items()]
+    current_app.extensions["redis"].round_trip(
+        *commands, ("EXPIRE", keys.COUNTERS, keys.COUNTERS_TTL))
+    return True
+
+
+@degrade(dict)
+def _stored() -> dict[bytes, bytes]:
+    return current_app.extensions["redis"].client.hgetall(keys.COUNTERS)
+
+
 def totals() -> dict[str, int]:
     """Counters of all workers (flushed) plus this process's unflushed deltas."""
     flush(force=True)
-    client = current_app.extensions["redis"].client
-    try:
-        stored = client.hgetall(COUNTERS_KEY)
-    except REDIS_ERRORS:
-        stored = {}
-    values = {name.decode(): int(v) for name, v in stored.items()}
+    values = {name.decode(): int(v) for name, v in _stored().items()}
     with _lock:
         for name, amount in _pending.items():
             values[name] = values.get(name, 0) + amount

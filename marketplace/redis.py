@@ -1,12 +1,22 @@
 """The one Redis pool of a worker process: its connection budget and its failure policy.
 
 Every Redis user of the service (Flask-Caching, Flask-Limiter, Flask-Session, token
-revocation, the user cache, presence) goes through the pool built here, so one
-instance never opens more than REDIS_MAX_CONNECTIONS and one circuit breaker decides,
-for all of them at once, whether Redis is worth asking. While the breaker is open every
-command fails at once with `RedisUnavailable` (a `redis.ConnectionError`) instead of
-waiting for a timeout; one caller per probe interval is let through to find out whether
-Redis is back. Outages are logged once when they start and once when they end.
+revocation, the user cache, presence, monitoring) goes through the pool built here, so one
+instance never opens more than REDIS_MAX_CONNECTIONS and one circuit breaker decides, for
+all of them at once, whether Redis is worth asking. While the breaker is open every command
+fails at once with `RedisUnavailable` (a `redis.ConnectionError`) instead of waiting for a
+timeout; one caller per probe interval is let through to find out whether Redis is back.
+Outages are logged once when they start and once when they end.
+
+The failure policy is applied here, not at each call site. A consumer picks one of two
+named ways to use Redis:
+
+- `@degrade(default)`: while Redis fails, the helper returns `default` and the request
+  goes on without what Redis would have given (a cache, a session, a counter);
+- `@require(message)`: while Redis fails, the request answers 503 `service_unavailable`.
+
+`RedisHandle.round_trip(*commands)` sends several commands in one write and reads every
+reply: the hot paths (a cached read, a bearer check) need exactly one round trip each.
 """
 from __future__ import annotations
 
@@ -15,20 +25,28 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
 from flask import current_app
 from redis.backoff import ExponentialBackoff
 from redis.connection import BlockingConnectionPool, Connection, SSLConnection, parse_url
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
-log = logging.getLogger(__name__)
+from marketplace.errors import ServiceUnavailable
 
-# What a consumer catches to degrade: every failure to reach Redis in time.
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# A transport failure: Redis could not be reached, or did not answer in time. The breaker
+# counts these; a retry on a fresh connection may help.
+TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError,
+                                                     OSError)
+# Any failure of a Redis call (a transport failure, or an error reply such as OOM): what the
+# policies below turn into "degraded" or "503".
 REDIS_ERRORS: tuple[type[BaseException], ...] = (RedisError, OSError)
 
 
@@ -170,10 +188,21 @@ class RedisHandle:
             **kwargs,
         )
 
-    @property
-    def available(self) -> bool:
-        """False while the breaker is open (Redis known to be down in this process)."""
-        return not self.breaker.is_open
+    def round_trip(self, *commands: tuple[Any, ...]) -> list[Any]:
+        """Send `commands` in one write and read their raw replies: one round trip.
+
+        A reply that is a Redis error (NOSCRIPT, WRONGTYPE...) is returned in its place, as a
+        pipeline does; a transport failure is retried on a fresh connection as the pool's
+        `Retry` allows (REDIS_RETRIES), then raised. Replies are what the server sent (bytes,
+        ints, lists), without redis-py's per-command conversions.
+        """
+        conn = self.pool.get_connection()
+        try:
+            return conn.retry.call_with_retry(
+                lambda: _send_and_read(conn, commands), lambda _error: conn.disconnect()
+            )
+        finally:
+            self.pool.release(conn)
 
     def ping(self) -> float:
         """Round-trip time in ms; raises a REDIS_ERRORS member when Redis is down."""
@@ -183,6 +212,17 @@ class RedisHandle:
 
     def close(self) -> None:
         self.pool.disconnect()
+
+
+def _send_and_read(conn: Connection, commands: tuple[tuple[Any, ...], ...]) -> list[Any]:
+    conn.send_packed_command(conn.pack_commands(commands))
+    replies: list[Any] = []
+    for _ in commands:
+        try:
+            replies.append(conn.read_response())
+        except ResponseError as exc:  # consumed: the connection stays in step
+            replies.append(exc)
+    return replies
 
 
 class RedisManager:
@@ -203,21 +243,36 @@ class RedisManager:
         return current_app.extensions["redis"].client
 
 
-def fallback_on_redis_error(
-    default: Any = None,
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorate a Redis-backed helper so an outage returns `default` instead of raising.
+def degrade(default: Any = None) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """While Redis fails, the decorated helper returns `default` (called, if callable).
 
     The breaker has already logged the outage; callers only choose what "degraded" means.
     """
 
-    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+    def decorate(func: Callable[..., T]) -> Callable[..., T]:
         @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> T:
             try:
                 return func(*args, **kwargs)
             except REDIS_ERRORS:
                 return default() if callable(default) else default
+
+        return wrapper
+
+    return decorate
+
+
+def require(message: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """While Redis fails, the decorated helper raises 503 `service_unavailable`: for what
+    cannot be answered without Redis (online presence, the Redis figures themselves)."""
+
+    def decorate(func: Callable[..., T]) -> Callable[..., T]:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> T:
+            try:
+                return func(*args, **kwargs)
+            except REDIS_ERRORS as exc:
+                raise ServiceUnavailable(message) from exc
 
         return wrapper
 

@@ -13,11 +13,12 @@ across processes a short Redis lock whose losers poll the entry briefly.
 from __future__ import annotations
 
 import copy
+import itertools
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -27,8 +28,8 @@ from flask import Response, current_app
 
 from marketplace import metrics
 from marketplace.extensions import cache, generations, redis_store
-from marketplace.limit_storage import take_reads
-from marketplace.redis import REDIS_ERRORS, fallback_on_redis_error
+from marketplace.rate_limits import ServiceLimit, hit_and_read
+from marketplace.redis import REDIS_ERRORS, degrade
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ LOCK_TTL_MS = 2000
 LOCAL_WAIT_SECONDS = 2.0  # waiting for this process's own computation of the key
 REMOTE_WAIT_SECONDS = 1.0  # polling for another process's computation, then compute anyway
 POLL_SECONDS = 0.05
+MAX_DROPPED = 100  # detail entries one write deletes by name; the rest go stale by generation
 
 # Raise the marker to ARGV[1] if it is lower, and delete the exact entries named after it.
 _ANNOUNCE = """
@@ -120,10 +122,7 @@ class ResponseCache:
         return [KEY_PREFIX + name for name in names]
 
     def _read(self, key: str, item_id: str | None) -> list[Any]:
-        """The entry (and marker), from the rate-limit check's round trip if it read them."""
-        values = take_reads(self.read_keys(key, item_id))
-        if values is not None:
-            return values
+        """The entry (and marker), read by Flask-Caching's backend."""
         if item_id is not None:
             return [self._backend().get(key)]
         return list(self._backend().get_many(key, self.marker_key))
@@ -144,15 +143,18 @@ class ResponseCache:
         return self._fresh_body(self._read(key, item_id), item_id)
 
     def serve(self, key: str, build: Callable[[], tuple[int, Any]], *,
-              item_id: str | None = None, timeout: int | None = None) -> Response:
+              limit: ServiceLimit | None = None, item_id: str | None = None,
+              timeout: int | None = None) -> Response:
         """A HIT from Redis, or `build()` -> (generation, payload) stored and sent as a MISS.
 
         `item_id` marks a detail entry (fresh unless that item was written); without it the
         entry belongs to the namespace's lists and any write makes it stale. Only what
         `build` returns is stored: an exception (404, 400, 503) leaves nothing behind.
         """
+        values = hit_and_read(limit, self.read_keys(key, item_id)) if limit else None
         try:
-            body = self._fresh(key, item_id)
+            body = self._fresh_body(values if values is not None else self._read(key, item_id),
+                                    item_id)
         except REDIS_ERRORS:
             return _respond(orjson.dumps(build()[1]), "MISS")
         if body is not None:
@@ -201,7 +203,7 @@ class ResponseCache:
 
     # Redis unavailable: the response goes out uncached, and the lock expires by itself
     # within LOCK_TTL_MS.
-    @fallback_on_redis_error()
+    @degrade()
     def _store(self, key: str, generation: int, body: bytes, timeout: int | None,
                lock_key: str | None, token: str) -> None:
         """Store the entry and release our lock (if we hold it) in one round trip."""
@@ -212,25 +214,28 @@ class ResponseCache:
             pipe.eval(_RELEASE, 1, lock_key, token)
         pipe.execute()
 
-    @fallback_on_redis_error()
+    @degrade()
     def _release(self, lock_key: str, token: str) -> None:
         redis_store.client.eval(_RELEASE, 1, lock_key, token)
 
     def announce_write(self, generation: int, item_id: str | None = None,
                        detail_keys: tuple[str, ...] = ()) -> None:
-        """After commit: this process knows at once; Redis (if it answers) raises the marker
-        and drops the exact detail entries in one round trip. Other processes also learn the
-        write from NOTIFY, so a write Redis missed still makes older entries stale."""
-        generations.learn(self.generation, generation, item_id)
-        keys = [KEY_PREFIX + self.marker_key, *(KEY_PREFIX + key for key in detail_keys)]
+        """After commit: this process knows at once, then Redis hears of it (`announce`)."""
+        generations.learn(self.generation, generation, [item_id] if item_id else ())
+        self.announce(generation, detail_keys)
+
+    # Redis unavailable: the breaker logged the outage once; NOTIFY covers it.
+    @degrade(None)
+    def announce(self, generation: int, detail_keys: Iterable[str] = ()) -> None:
+        """After a write commits: Redis raises the marker and drops the exact detail entries,
+        in one round trip. Other processes also learn the write from NOTIFY, so a write
+        Redis missed still makes older entries stale everywhere."""
+        names = [KEY_PREFIX + self.marker_key,
+                 *(KEY_PREFIX + key for key in itertools.islice(detail_keys, MAX_DROPPED))]
         # The marker outlives every entry stored before the write (they expire sooner, bar
         # a few milliseconds covered by NOTIFY), so like every cache: key it lives <= 300 s.
         ttl = current_app.config["CACHE_DEFAULT_TIMEOUT"]
-        try:
-            redis_store.client.eval(_ANNOUNCE, len(keys), *keys, generation, ttl)
-        except REDIS_ERRORS as exc:  # the breaker logged the outage once; NOTIFY covers it
-            log.debug("cache invalidation did not reach redis (generation %d): %s",
-                      generation, type(exc).__name__)
+        redis_store.client.eval(_ANNOUNCE, len(names), *names, generation, ttl)
 
 
 def _respond(body: bytes, state: str) -> Response:

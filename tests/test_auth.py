@@ -9,8 +9,9 @@ from typing import Any
 import orjson
 import pytest
 
-from marketplace.auth import presence
-from marketplace.auth.user_cache import user_key
+from marketplace import keys
+from marketplace.keys import user as user_key
+from marketplace.stats import presence
 
 PASSWORD = "correct-horse-9"
 
@@ -157,6 +158,9 @@ def test_user_cache_holds_no_password_hash_and_is_invalidated(auth: Any, client:
     user_id = tokens["user"]["id"]
     assert client.get("/api/v1/auth/me", headers=tokens["headers"]).status_code == 200
     cached = orjson.loads(redis.get(user_key(user_id)))
+    # The record (the public fields and the token version) and the users generation it was
+    # read at; never the hash.
+    assert cached.pop("gen") >= 0 and cached.pop("token_version") == 0
     assert cached == tokens["user"]
     assert 0 < redis.ttl(user_key(user_id)) <= 300
     runner = app.test_cli_runner()
@@ -165,7 +169,12 @@ def test_user_cache_holds_no_password_hash_and_is_invalidated(auth: Any, client:
     assert result.exit_code == 0, result.output
     assert "promoted" in result.output
     assert redis.get(user_key(user_id)) is None
-    me = client.get("/api/v1/auth/me", headers=tokens["headers"])
+    # The promotion ended the tokens issued before it; a new login sees the admin.
+    assert client.get("/api/v1/auth/me", headers=tokens["headers"]).status_code == 401
+    login = client.post("/api/v1/auth/login", json={"email": "grace@example.com",
+                                                    "password": "another-horse-9"})
+    me = client.get("/api/v1/auth/me",
+                    headers={"Authorization": f"Bearer {login.json['access_token']}"})
     assert me.json["user"]["role"] == "admin" and me.json["user"]["name"] == "Grace"
 
 
@@ -185,14 +194,14 @@ def test_create_admin_creates_and_prompts(app: Any, client: Any) -> None:
 def test_login_and_requests_mark_presence(auth: Any, client: Any, redis: Any, app: Any) -> None:
     register(client, email="pres@example.com")
     user_id = login(client, "pres@example.com").json["user"]["id"]
-    assert redis.zscore(presence.ACTIVE_USERS_KEY, user_id) is not None
-    assert 0 < redis.ttl(presence.ACTIVE_USERS_KEY) <= 900
+    assert redis.zscore(keys.ACTIVE_USERS, user_id) is not None
+    assert 0 < redis.ttl(keys.ACTIVE_USERS) <= 900
     other = auth.register()
     client.get("/api/v1/auth/me", headers=other["headers"])
     with app.app_context():
         assert presence.count_active() == 2
     # A stale member falls out of the window; counting never scans the keyspace.
-    redis.zadd(presence.ACTIVE_USERS_KEY, {"ghost": time.time() - 10_000})
+    redis.zadd(keys.ACTIVE_USERS, {"ghost": time.time() - 10_000})
     with app.app_context():
         assert presence.count_active() == 2
 
@@ -201,12 +210,12 @@ def test_presence_is_throttled_per_process(auth: Any, client: Any, redis: Any) -
     tokens = auth.register()
     user_id = tokens["user"]["id"]
     client.get("/api/v1/auth/me", headers=tokens["headers"])
-    first = redis.zscore(presence.ACTIVE_USERS_KEY, user_id)
-    redis.zadd(presence.ACTIVE_USERS_KEY, {user_id: 1.0})  # would be overwritten by a write
+    first = redis.zscore(keys.ACTIVE_USERS, user_id)
+    redis.zadd(keys.ACTIVE_USERS, {user_id: 1.0})  # would be overwritten by a write
     for _ in range(5):
         client.get("/api/v1/auth/me", headers=tokens["headers"])
     assert first is not None
-    assert redis.zscore(presence.ACTIVE_USERS_KEY, user_id) == 1.0
+    assert redis.zscore(keys.ACTIVE_USERS, user_id) == 1.0
 
 
 def test_token_requests_create_no_session(auth: Any, client: Any, redis: Any) -> None:

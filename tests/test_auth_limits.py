@@ -98,42 +98,52 @@ def test_limits_apply_per_process_while_redis_is_down(make_app: Any, db: Any,
     assert_rate_limited(login(client, "down9@example.com"))
 
 
-def test_every_limited_route_is_in_a_blueprint_the_limiter_checks(app: Any) -> None:
-    """Requests outside the declared blueprints skip Flask-Limiter (a request filter), so a
-    limit added elsewhere without `limited_blueprint(bp)` would silently never apply."""
-    from flask_limiter.util import get_qualified_name
-
-    from marketplace.extensions import _limited_blueprints, limiter
-
-    manager = limiter.limit_manager
-    limited = {
-        endpoint.rpartition(".")[0] for endpoint, view in app.view_functions.items()
-        if manager._blueprint_limits.get(endpoint.rpartition(".")[0])
-        or get_qualified_name(view) in manager._decorated_limits
-    }
-    assert limited == _limited_blueprints == {"auth", "projects"}
+LIMITED_AUTH_ROUTES = {"auth.register", "auth.login", "auth.refresh", "auth.change_password"}
 
 
-def test_flask_limiter_logs_no_traceback_for_a_redis_outage(app: Any, caplog: Any) -> None:
-    """Requests counting while Redis goes away are swallowed by Flask-Limiter, which logs a
-    traceback for each; the breaker logs the outage once, so those records are dropped.
-    Any other storage error keeps its traceback."""
+def test_every_limited_route_counts_against_its_limit(make_app: Any, db: Any,
+                                                      redis: Any) -> None:
+    """Limits are counted by each route (Flask-Limiter's limits resolved once per app), so a
+    route that forgot to count would silently never be limited: every route of the projects
+    blueprint and the credential routes of auth must refuse their second request here."""
+    import uuid
+
+    app = make_app(PROJECTS_RATE_LIMIT="1 per hour", AUTH_RATE_LIMIT="1 per hour")
+    some_id = str(uuid.uuid4())
+    checked = set()
+    for n, rule in enumerate(app.url_map.iter_rules()):
+        if rule.endpoint.split(".")[0] not in ("projects", "auth") or rule.rule.endswith("/"):
+            continue
+        path = rule.rule.replace("<uuid:project_id>", some_id).replace(
+            "<uuid:proposal_id>", some_id)
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            client = app.test_client()
+            address = {"REMOTE_ADDR": f"10.1.{n}.{len(checked)}"}  # fresh for every route
+            first, second = (client.open(path, method=method, environ_base=address)
+                             for _ in range(2))
+            limited = (rule.endpoint.startswith("projects.")
+                       or rule.endpoint in LIMITED_AUTH_ROUTES)
+            if limited:
+                assert first.status_code != 429, (rule.rule, method)
+                assert second.status_code == 429, (rule.rule, method, second.status_code)
+            else:
+                assert second.status_code != 429, (rule.rule, method)
+            checked.add((rule.endpoint, method))
+    assert {e for e, _ in checked} >= LIMITED_AUTH_ROUTES | {"projects.list_projects",
+                                                               "projects.create_project"}
+
+
+def test_a_redis_outage_logs_no_traceback_per_request(make_app: Any, db: Any,
+                                                      private_redis: Any, caplog: Any) -> None:
+    """While Redis is down, limited requests count in the per-process fallback; the breaker
+    logs the outage once, and no request logs a traceback."""
     import logging
 
-    import redis as redis_lib
-
-    logger = logging.getLogger("flask-limiter")
-    caplog.set_level(logging.INFO, logger="flask-limiter")
-    for exc in (redis_lib.ConnectionError("Connection refused"), ConnectionResetError(),
-                redis_lib.TimeoutError("Timeout reading from socket")):
-        try:
-            raise exc
-        except Exception:
-            logger.exception("Failed to rate limit. Swallowing error")
-    assert [r for r in caplog.records if r.name == "flask-limiter"] == []
-    try:
-        raise redis_lib.ResponseError("WRONGTYPE Operation against a key")
-    except Exception:
-        logger.exception("Failed to rate limit. Swallowing error")
-    [kept] = [r for r in caplog.records if r.name == "flask-limiter"]
-    assert kept.exc_info is not None
+    client = make_app(REDIS_URL=private_redis.url).test_client()
+    private_redis.stop()
+    caplog.set_level(logging.INFO)
+    for i in range(5):
+        assert login(client, f"trace{i}@example.com").status_code == 401
+    assert_rate_limited(login(client, "trace9@example.com"))
+    assert [r for r in caplog.records if r.exc_info] == []
+    assert len([r for r in caplog.records if "redis unavailable" in r.getMessage()]) == 1

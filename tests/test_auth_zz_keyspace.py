@@ -7,7 +7,7 @@ from typing import Any
 
 import redis as redis_lib
 
-from marketplace.auth import presence
+from marketplace.stats import presence
 
 
 def _calls(redis: Any, command: str) -> int:

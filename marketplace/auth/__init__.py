@@ -1,10 +1,10 @@
-"""The auth domain of the contract."""
+"""The auth domain of the contract: accounts, tokens, sessions, credential limits."""
 from flask import Flask
 
 
 def init_app(app: Flask) -> None:
+    from marketplace.auth import tokens
     from marketplace.auth.routes import bp
-    from marketplace.auth.tokens import register_token_callbacks
 
-    register_token_callbacks(app)
+    tokens.init_app(app)
     app.register_blueprint(bp)

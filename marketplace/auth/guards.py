@@ -1,124 +1,92 @@
-"""Who is asking: bearer tokens for every method, the session cookie for safe reads only."""
+"""Who is asking: a bearer token on any method, the session cookie on safe reads only.
+
+A bearer request costs one Redis round trip: the token's revocation bucket and the cached
+user record are read together; PostgreSQL answers only when Redis cannot be trusted or is
+down. The token is refused (401) when it is revoked, when its account no longer exists, or
+when the account changed since it was issued (its `tv` is not the account's token version).
+"""
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-from flask import current_app, g, request, session
-from flask_jwt_extended import get_jwt, verify_jwt_in_request
-from flask_jwt_extended.exceptions import JWTExtendedException
-from jwt.exceptions import PyJWTError
+from flask import current_app, request, session
 
-from marketplace.auth import presence, user_cache
-from marketplace.errors import APIError, Forbidden, ServiceUnavailable, Unauthorized
+from marketplace import keys
+from marketplace.auth import revocation, tokens, user_cache
+from marketplace.errors import Forbidden, TokenRevoked, Unauthorized
+from marketplace.extensions import redis_store
+from marketplace.redis import degrade
+from marketplace.stats import presence
 
 SAFE_METHODS = frozenset({"GET", "HEAD"})
-_LAZY_FIELDS = ("email", "name", "created_at")
 
 
-class LazyUser(dict):
-    """`g.user`: id and role from the token; the other fields loaded on first use."""
-
-    def _load(self) -> None:
-        if all(dict.__contains__(self, k) for k in _LAZY_FIELDS):
-            return
-        full = user_cache.get_user(dict.__getitem__(self, "id"))
-        if full is None:
-            raise Unauthorized()
-        for key in _LAZY_FIELDS:
-            dict.__setitem__(self, key, full[key])
-
-    def __missing__(self, key: str) -> Any:
-        if key in _LAZY_FIELDS:
-            self._load()
-            return dict.__getitem__(self, key)
-        raise KeyError(key)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        try:
-            return self[key]
-        except KeyError:
-            return default
-
-    def __iter__(self) -> Iterator[str]:
-        self._load()
-        return dict.__iter__(self)
-
-    def __len__(self) -> int:
-        self._load()
-        return dict.__len__(self)
-
-    def __contains__(self, key: object) -> bool:
-        return key in _LAZY_FIELDS or dict.__contains__(self, key)
-
-    def keys(self) -> Any:
-        self._load()
-        return dict.keys(self)
-
-    def items(self) -> Any:
-        self._load()
-        return dict.items(self)
-
-    def values(self) -> Any:
-        self._load()
-        return dict.values(self)
-
-    def copy(self) -> dict[str, Any]:
-        self._load()
-        return dict(dict.items(self))
-
-    def __repr__(self) -> str:
-        return f"LazyUser({dict.__repr__(self)})"
+@degrade(None)
+def _read(jti: str, exp: int, user_id: str) -> list[Any] | None:
+    """The revocation bucket and the cached user, in one round trip (None: Redis is down)."""
+    return redis_store.handle.round_trip(revocation.check_command(jti, exp),
+                                         ("GET", keys.user(user_id)))
 
 
-def _from_token() -> dict[str, Any]:
-    verify_jwt_in_request()  # raises; the JWT loaders turn every failure into a 401
-    claims = get_jwt()
-    user = LazyUser(id=str(claims["sub"]), role=str(claims.get("role", "")))
-    hit = user_cache.decode(g.get("prefetched_user"))
-    if hit is not None and hit.get("id") == user["id"]:
-        for key in _LAZY_FIELDS:
-            dict.__setitem__(user, key, hit[key])
+def account_of(claims: dict[str, Any]) -> dict[str, Any]:
+    """The account a verified token speaks for, if the token still may (else 401)."""
+    user_id, jti, exp = claims["sub"], claims["jti"], int(claims["exp"])
+    replies = _read(jti, exp, user_id)
+    bucket, cached = replies if replies is not None else (None, None)
+    if revocation.answer(bucket, jti, exp):
+        raise TokenRevoked()
+    user = user_cache.resolve(user_id, cached)
+    if user is None:
+        raise Unauthorized()
+    if claims.get("tv", 0) != user["token_version"]:
+        raise TokenRevoked("Token is no longer valid: the account has changed.")
     return user
+
+
+def bearer_claims(kind: str = "access") -> dict[str, Any]:
+    """The verified claims of the request's bearer token of `kind` (401 without one)."""
+    scheme, _, token = request.environ.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized()
+    return tokens.verify(token.strip(), kind)
 
 
 def _from_session() -> dict[str, Any] | None:
     user_id = session.get("user_id")
     if not user_id:
         return None
-    return user_cache.get_user(str(user_id))
+    user = user_cache.get_user(str(user_id))
+    if user is None or session.get("token_version", 0) != user["token_version"]:
+        return None
+    return user
 
 
-def _cookie_name() -> str:
-    return current_app.config["SESSION_COOKIE_NAME"]
-
-
-def authenticate(*, prefetch_user: bool = False) -> dict[str, Any]:
-    """Set and return `g.user`, or raise the 401 the contract names."""
-    if request.headers.get("Authorization"):
-        g.prefetch_user = prefetch_user
-        user = _from_token()
-    elif request.method in SAFE_METHODS and request.cookies.get(_cookie_name()):
+def authenticate() -> dict[str, Any]:
+    """Set and return `request.user`, or raise the 401 the contract names."""
+    req = request._get_current_object()
+    if req.environ.get("HTTP_AUTHORIZATION"):
+        user = account_of(bearer_claims())
+    elif req.method in SAFE_METHODS and current_app.config["SESSION_COOKIE_NAME"] in req.cookies:
         user = _from_session()
         if user is None:
             raise Unauthorized()
     else:
         raise Unauthorized()
-    g.user = user
+    req.user = user
+    req.private = True
     presence.mark_active(user["id"])
     return user
 
 
-def require_user(
-    *roles: str, prefetch_user: bool = False
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def require_user(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorate a view: 401 without valid credentials, 403 when the role is not in `roles`."""
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            user = authenticate(prefetch_user=prefetch_user)
+            user = authenticate()
             if roles and user["role"] not in roles:
                 raise Forbidden()
             return view(*args, **kwargs)
@@ -126,15 +94,3 @@ def require_user(
         return wrapper
 
     return decorate
-
-
-def current_user() -> dict[str, Any] | None:
-    """The authenticated user, or None (never raises for missing or bad credentials)."""
-    if "user" in g:
-        return g.user
-    try:
-        return authenticate()
-    except ServiceUnavailable:
-        raise
-    except (APIError, JWTExtendedException, PyJWTError):
-        return None

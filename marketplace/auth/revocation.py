@@ -15,15 +15,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from marketplace import generations as gen
+from marketplace import keys
 from marketplace.extensions import db, generations, redis_store
-from marketplace.redis import REDIS_ERRORS
+from marketplace.redis import degrade
 
 log = logging.getLogger(__name__)
 
-REVOKED_PREFIX = "jwt:revoked:"
-BUCKET_SECONDS = 3600
-EXPIRY_MARGIN = 300  # keep a bucket a little past its hour (clock skew between instances)
-REBUILD_LOCK_MS = 5000
 GEN_FIELD = b"_gen"
 
 # Add a jti to its bucket only if the bucket exists: a new hash without `_gen` is useless.
@@ -37,19 +34,11 @@ return 0
 
 
 def bucket_of(exp: int) -> int:
-    return int(exp) // BUCKET_SECONDS
-
-
-def bucket_key(bucket: int) -> str:
-    return f"{REVOKED_PREFIX}{bucket}"
-
-
-def lock_key(bucket: int) -> str:
-    return f"{REVOKED_PREFIX}{bucket}:rebuild"
+    return int(exp) // keys.REVOKED_BUCKET_SECONDS
 
 
 def bucket_expires_at(bucket: int) -> int:
-    return (bucket + 1) * BUCKET_SECONDS + EXPIRY_MARGIN
+    return (bucket + 1) * keys.REVOKED_BUCKET_SECONDS + keys.REVOKED_EXPIRY_MARGIN
 
 
 def revoke(jti: str, user_id: str | None, exp: int) -> None:
@@ -62,20 +51,23 @@ def revoke(jti: str, user_id: str | None, exp: int) -> None:
         )
         value = gen.bump(cur, gen.REVOKED_TOKENS)
     generations.learn(gen.REVOKED_TOKENS, value)
-    try:
-        redis_store.client.eval(_ADD_IF_EXISTS, 1, bucket_key(bucket_of(exp)), jti)
-    except REDIS_ERRORS:
-        pass  # the bump already makes every instance distrust that bucket
+    _add_to_bucket(jti, exp)
 
 
-def commands_for_check(pipe: Any, jti: str, exp: int) -> None:
-    """Queue the one revocation read on `pipe` (so a caller can pipeline more reads)."""
-    pipe.hmget(bucket_key(bucket_of(exp)), GEN_FIELD, jti)
+# Redis unavailable: the bump already makes every instance distrust that bucket.
+@degrade(None)
+def _add_to_bucket(jti: str, exp: int) -> None:
+    redis_store.client.eval(_ADD_IF_EXISTS, 1, keys.revoked_bucket(bucket_of(exp)), jti)
 
 
-def answer(reply: list[Any] | None, jti: str, exp: int) -> bool:
+def check_command(jti: str, exp: int) -> tuple[Any, ...]:
+    """The one revocation read, for a caller to send in its own round trip."""
+    return ("HMGET", keys.revoked_bucket(bucket_of(exp)), GEN_FIELD, jti)
+
+
+def answer(reply: Any, jti: str, exp: int) -> bool:
     """Interpret the HMGET reply (None when Redis was unreachable): True when revoked."""
-    if reply is None:
+    if not isinstance(reply, list):
         return _lookup(jti)
     built_at, entry = reply
     if entry is not None:
@@ -87,13 +79,12 @@ def answer(reply: list[Any] | None, jti: str, exp: int) -> bool:
 
 def is_revoked(jti: str, exp: int) -> bool:
     """One Redis round trip in the normal case; PostgreSQL when the bucket cannot be trusted."""
-    try:
-        pipe = redis_store.client.pipeline(transaction=False)
-        commands_for_check(pipe, jti, exp)
-        reply = pipe.execute()[0]
-    except REDIS_ERRORS:
-        reply = None
-    return answer(reply, jti, exp)
+    return answer(_read(jti, exp), jti, exp)
+
+
+@degrade(None)
+def _read(jti: str, exp: int) -> Any:
+    return redis_store.handle.round_trip(check_command(jti, exp))[0]
 
 
 def _lookup(jti: str) -> bool:
@@ -104,14 +95,10 @@ def _lookup(jti: str) -> bool:
 
 def _refresh(jti: str, bucket: int) -> bool:
     """Rebuild the bucket if no other worker is doing it; a point lookup otherwise."""
-    client = redis_store.client
-    try:
-        if not client.set(lock_key(bucket), 1, nx=True, px=REBUILD_LOCK_MS):
-            return _lookup(jti)
-    except REDIS_ERRORS:
+    if not _lock_rebuild(bucket):
         return _lookup(jti)
-    start = datetime.fromtimestamp(bucket * BUCKET_SECONDS, UTC)
-    end = datetime.fromtimestamp((bucket + 1) * BUCKET_SECONDS, UTC)
+    start = datetime.fromtimestamp(bucket * keys.REVOKED_BUCKET_SECONDS, UTC)
+    end = datetime.fromtimestamp((bucket + 1) * keys.REVOKED_BUCKET_SECONDS, UTC)
     with db.transaction(readonly=True) as cur:
         built_at = gen.read(cur, gen.REVOKED_TOKENS)
         cur.execute(
@@ -124,13 +111,19 @@ def _refresh(jti: str, bucket: int) -> bool:
     return jti in revoked
 
 
+@degrade(False)
+def _lock_rebuild(bucket: int) -> bool:
+    """True when this worker may rebuild the bucket (no other one is doing it)."""
+    return bool(redis_store.client.set(keys.revoked_rebuild_lock(bucket), 1, nx=True,
+                                       px=keys.REVOKED_REBUILD_LOCK_MS))
+
+
+# Redis unavailable: the bucket is simply not cached; the next check rebuilds it.
+@degrade(None)
 def _write_bucket(bucket: int, built_at: int, revoked: set[str]) -> None:
-    key = bucket_key(bucket)
-    try:
-        pipe = redis_store.client.pipeline(transaction=True)
-        pipe.hset(key, mapping={GEN_FIELD: built_at, **dict.fromkeys(revoked, 1)})
-        pipe.expireat(key, bucket_expires_at(bucket))
-        pipe.delete(lock_key(bucket))
-        pipe.execute()
-    except REDIS_ERRORS:
-        log.debug("revocation bucket %s not cached (redis unavailable)", bucket)
+    key = keys.revoked_bucket(bucket)
+    pipe = redis_store.client.pipeline(transaction=True)
+    pipe.hset(key, mapping={GEN_FIELD: built_at, **dict.fromkeys(revoked, 1)})
+    pipe.expireat(key, bucket_expires_at(bucket))
+    pipe.delete(keys.revoked_rebuild_lock(bucket))
+    pipe.execute()

@@ -1,44 +1,54 @@
-"""HTTP routes of the auth domain: parse, call the service, respond."""
+"""HTTP routes of the auth domain: parse, call the service, respond.
+
+Every answer here carries credentials or depends on who asks: `Cache-Control: no-store`.
+Register, login, refresh and the password change share AUTH_RATE_LIMIT per client address;
+a failed login or a wrong current password also counts against LOGIN_FAILURE_LIMIT for the
+account, whatever the address.
+"""
 from __future__ import annotations
 
 import time
 from typing import Any
 
-from flask import Blueprint, current_app, g, request, session
-from flask_jwt_extended import decode_token, get_jwt, jwt_required
+from flask import Blueprint, current_app, request, session
 
-from marketplace.auth import presence, revocation, user_cache, users
-from marketplace.auth.guards import LazyUser, authenticate, require_user
-from marketplace.auth.limits import auth_rate_limit, login_failure_limit
-from marketplace.auth.schemas import LoginIn, LogoutIn, RegisterIn, parse
-from marketplace.auth.tokens import issue_access_token, issue_tokens
-from marketplace.errors import InvalidCredentials, Unauthorized, ValidationFailed
-from marketplace.extensions import limited_blueprint
-from marketplace.http import json_body, json_response
+from marketplace import rate_limits
+from marketplace.auth import revocation, tokens, users
+from marketplace.auth.guards import account_of, authenticate, bearer_claims, require_user
+from marketplace.auth.schemas import LoginIn, LogoutIn, PasswordChangeIn, RegisterIn, parse
+from marketplace.errors import InvalidCredentials, TokenRevoked, Unauthorized
+from marketplace.http import has_body, json_body, ok
+from marketplace.rate_limits import AUTH, LOGIN_FAILURES, account_key
+from marketplace.stats import presence
 
-bp = limited_blueprint(Blueprint("auth", __name__, url_prefix="/api/v1/auth"))
+bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
+
+
+@bp.before_request
+def answers_are_private() -> None:
+    request.private = True
 
 
 @bp.post("/register")
-@auth_rate_limit
+@rate_limits.limited(AUTH)
 def register() -> Any:
     data = parse(RegisterIn, json_body())
     user = users.create_user(data.email, data.password, data.name, data.role)
     presence.mark_active(user["id"], force=True)
-    return json_response({"success": True, "user": user, **issue_tokens(user)}, 201)
+    return ok(201, user=users.public(user), **tokens.issue_tokens(user))
 
 
 @bp.post("/login")
-@auth_rate_limit
-@login_failure_limit
+@rate_limits.limited(AUTH)
 def login() -> Any:
     data = parse(LoginIn, json_body())
-    user = users.authenticate(data.email, data.password)
-    if user is None:
-        raise InvalidCredentials()
+    with rate_limits.counting_failures(LOGIN_FAILURES, account_key(data.email)):
+        user = users.authenticate(data.email, data.password)
+        if user is None:
+            raise InvalidCredentials()
     start_session(user)
     presence.mark_active(user["id"], force=True)
-    return json_response({"success": True, "user": user, **issue_tokens(user)})
+    return ok(user=users.public(user), **tokens.issue_tokens(user))
 
 
 def start_session(user: dict[str, Any]) -> None:
@@ -48,57 +58,68 @@ def start_session(user: dict[str, Any]) -> None:
         session.clear()
     session["user_id"] = user["id"]
     session["login_at"] = int(time.time())
+    session["token_version"] = user["token_version"]
 
 
 @bp.post("/refresh")
-@auth_rate_limit
-@jwt_required(refresh=True)
+@rate_limits.limited(AUTH)
 def refresh() -> Any:
-    user = user_cache.get_user(str(get_jwt()["sub"]))
+    """A new access token; the account is checked in PostgreSQL, the source of truth."""
+    claims = bearer_claims("refresh")
+    if revocation.is_revoked(claims["jti"], int(claims["exp"])):
+        raise TokenRevoked()
+    user = users.find_user(claims["sub"])
     if user is None:
         raise Unauthorized()
+    if claims.get("tv", 0) != user["token_version"]:
+        raise TokenRevoked("Token is no longer valid: the account has changed.")
     presence.mark_active(user["id"])
-    return json_response({"success": True, "access_token": issue_access_token(user)})
+    return ok(access_token=tokens.issue_access_token(user))
+
+
+@bp.post("/password")
+@rate_limits.limited(AUTH)
+@require_user()
+def change_password() -> Any:
+    """New tokens for the caller; every earlier token and session of the account ends."""
+    data = parse(PasswordChangeIn, json_body())
+    user = request.user
+    with rate_limits.counting_failures(LOGIN_FAILURES, account_key(user["email"])):
+        if users.verify_password(user["id"], data.current_password) is None:
+            raise InvalidCredentials("The current password is not correct.")
+    changed = users.change_password(user["id"], data.new_password)
+    if changed is None:
+        raise Unauthorized()
+    return ok(**tokens.issue_tokens(changed))
 
 
 @bp.post("/logout")
 @require_user()
 def logout() -> Any:
-    claims = get_jwt()
-    refresh_claims = _refresh_token_to_revoke()
-    revocation.revoke(claims["jti"], g.user["id"], int(claims["exp"]))
+    claims = bearer_claims()
+    refresh_claims = _refresh_token_to_revoke(request.user)
+    revocation.revoke(claims["jti"], request.user["id"], int(claims["exp"]))
     if refresh_claims is not None:
-        revocation.revoke(refresh_claims["jti"], g.user["id"], int(refresh_claims["exp"]))
+        revocation.revoke(refresh_claims["jti"], request.user["id"],
+                          int(refresh_claims["exp"]))
     if session:
-        session.clear()  # the interface deletes `session:<id>` and the cookie
-    return json_response({"success": True})
+        session.clear()  # the interface deletes the server-side session and the cookie
+    return ok()
 
 
-def _refresh_token_to_revoke() -> dict[str, Any] | None:
-    """The caller's own refresh token, when the logout body names one (optional)."""
-    if not request.content_length and "chunked" not in request.headers.get(
-        "Transfer-Encoding", ""
-    ):
+def _refresh_token_to_revoke(user: dict[str, Any]) -> dict[str, Any] | None:
+    """The caller's own refresh token, when the logout body names one (optional); a token
+    that is not a valid refresh token of the caller is a 401, and nothing is revoked."""
+    if not has_body(request.environ):
         return None
     data = parse(LogoutIn, json_body())
-    try:
-        claims = decode_token(data.refresh_token)
-    except Exception:  # expired, tampered or not a JWT: nothing to revoke, say so
-        raise ValidationFailed(details={"refresh_token": "is not a valid refresh token"}) from None
-    if claims.get("type") != "refresh" or str(claims.get("sub")) != g.user["id"]:
-        raise ValidationFailed(details={"refresh_token": "is not your refresh token"})
+    claims = tokens.verify(data.refresh_token, "refresh")
+    if claims["sub"] != user["id"]:
+        raise Unauthorized("The refresh token is not yours.")
+    account_of(claims)  # revoked, or ended by an account change: nothing left to revoke
     return claims
 
 
 @bp.get("/me")
 def me() -> Any:
-    user = authenticate(prefetch_user=True)
-    if not isinstance(user, LazyUser):  # the session path already read the whole record
-        record = user
-    elif "prefetched_user" in g:  # Redis answered the pipelined GET: hit or known miss
-        record = user_cache.get_user(user["id"], g.pop("prefetched_user"), fetched=True)
-    else:
-        record = user_cache.get_user(user["id"])
-    if record is None:
-        raise Unauthorized()
-    return json_response({"success": True, "user": record})
+    return ok(user=users.public(authenticate()))

@@ -68,12 +68,24 @@ class LoginIn(BaseModel):
                         AfterValidator(_no_nul)]
 
 
+class PasswordChangeIn(BaseModel):
+    """`POST /auth/password`: the current password, and a new one that follows the register
+    rules."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: Annotated[str, Field(strict=True, min_length=1, max_length=128),
+                                AfterValidator(_no_nul)]
+    new_password: Password
+
+
 class LogoutIn(BaseModel):
     """Optional body of logout: the refresh token to revoke along with the access token."""
 
     model_config = ConfigDict(extra="forbid")
 
-    refresh_token: Annotated[str, Field(strict=True, min_length=1, max_length=4096)]
+    refresh_token: Annotated[str, Field(strict=True, min_length=1, max_length=4096),
+                             AfterValidator(_no_nul)]
 
 
 _MESSAGES = {"literal_error": "must be one of: client, agent"}

@@ -1,60 +1,103 @@
-"""JWT issue and verification: every token failure becomes a 401 in the contract's envelope."""
+"""Access and refresh tokens: issued by flask-jwt-extended, verified once per token.
+
+Every token carries the account's id (`sub`), role, a `jti` and the account's
+`token_version` (`tv`). A token's signature and lifetime are verified once per process with
+one PyJWT decode (HS256 only) and the claims remembered until the token expires; what can
+change while it lives — revocation, the account's token version, the account itself — is
+checked on every request (`auth.guards`).
+"""
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
 from typing import Any
 
-from flask import Flask, g
+import jwt
+from flask import Flask, current_app
 from flask_jwt_extended import create_access_token, create_refresh_token
 
-from marketplace.auth import revocation, user_cache
-from marketplace.errors import TokenExpired, TokenRevoked, Unauthorized, error_response
-from marketplace.extensions import jwt, redis_store
-from marketplace.redis import REDIS_ERRORS
+from marketplace.errors import TokenExpired, Unauthorized
+
+REMEMBERED_TOKENS = 10_000  # verified tokens a process remembers (about 4 MB at most)
+REQUIRED_CLAIMS = ("exp", "iat", "jti", "sub", "type")
+
+
+def _claims(user: dict[str, Any]) -> dict[str, Any]:
+    # A record without a version (never from the service) gets 0: refused once it moved on.
+    return {"role": user["role"], "tv": user.get("token_version", 0)}
 
 
 def issue_tokens(user: dict[str, Any]) -> dict[str, str]:
-    """An access and a refresh token for `user` (identity = id, `role` claim)."""
-    claims = {"role": user["role"]}
+    """An access and a refresh token for `user` (identity = id; claims role and tv)."""
     return {
-        "access_token": create_access_token(identity=user["id"], additional_claims=claims),
-        "refresh_token": create_refresh_token(identity=user["id"], additional_claims=claims),
+        "access_token": create_access_token(identity=user["id"], additional_claims=_claims(user)),
+        "refresh_token": create_refresh_token(identity=user["id"],
+                                              additional_claims=_claims(user)),
     }
 
 
 def issue_access_token(user: dict[str, Any]) -> str:
-    return create_access_token(identity=user["id"], additional_claims={"role": user["role"]})
+    return create_access_token(identity=user["id"], additional_claims=_claims(user))
 
 
-def _envelope(error: type[Unauthorized] | type[TokenExpired] | type[TokenRevoked]) -> Any:
-    return error_response(error.status, error.code, error.message)
+class _Verified:
+    """Claims of tokens this process has verified, until they expire (bounded, oldest out)."""
+
+    def __init__(self) -> None:
+        self._claims: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> dict[str, Any] | None:
+        return self._claims.get(token)
+
+    def remember(self, token: str, claims: dict[str, Any]) -> None:
+        with self._lock:
+            self._claims[token] = claims
+            while len(self._claims) > REMEMBERED_TOKENS:
+                self._claims.popitem(last=False)
+
+    def forget(self, token: str) -> None:
+        with self._lock:
+            self._claims.pop(token, None)
 
 
-def check_revoked(payload: dict[str, Any]) -> bool:
-    """The blocklist check; pipelines `user:<id>` too when the route asked (see guards)."""
-    jti, exp = payload.get("jti"), int(payload.get("exp") or 0)
-    if not jti:
-        return True  # every token we issue has a jti
-    if not g.get("prefetch_user"):
-        return revocation.is_revoked(jti, exp)
+def init_app(app: Flask) -> None:
+    """Each app remembers the tokens it verified (apps may differ in their secret)."""
+    app.extensions["verified_tokens"] = _Verified()
+
+
+def verify(token: str, kind: str) -> dict[str, Any]:
+    """The claims of a valid, unexpired token of `kind` ("access" or "refresh"); 401 otherwise.
+
+    Not checked here: revocation and the account's token version (they change while a token
+    lives; the caller checks them on every request).
+    """
+    verified = current_app.extensions["verified_tokens"]
+    claims = verified.get(token)
+    if claims is None:
+        claims = _decode(token)
+        verified.remember(token, claims)
+    elif claims["exp"] <= time.time():
+        verified.forget(token)
+        raise TokenExpired()
+    if claims["type"] != kind:
+        raise Unauthorized()
+    return claims
+
+
+def _decode(token: str) -> dict[str, Any]:
+    """One PyJWT decode: signature (HS256 only), exp, iat and nbf, the claims we need."""
+    cfg = current_app.config
     try:
-        pipe = redis_store.client.pipeline(transaction=False)
-        revocation.commands_for_check(pipe, jti, exp)
-        pipe.get(user_cache.user_key(str(payload.get("sub"))))
-        reply, cached = pipe.execute()
-        g.prefetched_user = cached
-    except REDIS_ERRORS:
-        reply = None
-    return revocation.answer(reply, jti, exp)
-
-
-def register_token_callbacks(app: Flask) -> None:
-    """Point flask-jwt-extended's loaders at the contract's 401 envelope."""
-    unauthorized = lambda *_: _envelope(Unauthorized)  # noqa: E731
-    jwt.unauthorized_loader(unauthorized)
-    jwt.invalid_token_loader(unauthorized)
-    jwt.user_lookup_error_loader(unauthorized)
-    jwt.token_verification_failed_loader(unauthorized)
-    jwt.needs_fresh_token_loader(unauthorized)
-    jwt.expired_token_loader(lambda *_: _envelope(TokenExpired))
-    jwt.revoked_token_loader(lambda *_: _envelope(TokenRevoked))
-    jwt.token_in_blocklist_loader(lambda _header, payload: check_revoked(payload))
+        claims = jwt.decode(token, cfg["JWT_SECRET_KEY"],
+                            algorithms=list(cfg["JWT_DECODE_ALGORITHMS"]),
+                            leeway=cfg.get("JWT_DECODE_LEEWAY", 0),
+                            options={"require": list(REQUIRED_CLAIMS)})
+    except jwt.ExpiredSignatureError:
+        raise TokenExpired() from None
+    except jwt.PyJWTError:
+        raise Unauthorized() from None
+    if not isinstance(claims.get("sub"), str) or not isinstance(claims.get("jti"), str):
+        raise Unauthorized()
+    return claims

@@ -1,4 +1,10 @@
-"""SQL of the users table: the only place that reads or writes password hashes."""
+"""SQL of the users table: the only place that reads or writes password hashes.
+
+A user's *record* is the contract's public fields plus `token_version`, the number every
+token carries (claim `tv`); changing the password, resetting it or changing the role bumps
+it, so every token issued before ends. Every change of a user is a `writes.write()` that
+touches the `users` generation, so no process serves a cached record older than it.
+"""
 from __future__ import annotations
 
 import functools
@@ -9,10 +15,14 @@ import psycopg2.errors
 from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from marketplace import writes
 from marketplace.errors import Conflict
 from marketplace.extensions import db
+from marketplace.generations import USERS
+from marketplace.http import iso_utc
 
-PUBLIC_COLUMNS = "id, email, name, role, created_at"
+RECORD_COLUMNS = "id, email, name, role, created_at, token_version"
+PUBLIC_FIELDS = ("id", "email", "name", "role", "created_at")
 
 
 def normalise_email(email: str) -> str:
@@ -20,16 +30,16 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-def public_user(row: dict[str, Any]) -> dict[str, Any]:
-    """The contract's user: UUID and timestamp as strings, never the hash."""
-    created = row["created_at"]
-    return {
-        "id": str(row["id"]),
-        "email": row["email"],
-        "name": row["name"],
-        "role": row["role"],
-        "created_at": created if isinstance(created, str) else created.isoformat(),
-    }
+def record(row: dict[str, Any]) -> dict[str, Any]:
+    """A row as the service passes it around (and caches it): strings and numbers only."""
+    return {"id": str(row["id"]), "email": row["email"], "name": row["name"],
+            "role": row["role"], "created_at": iso_utc(row["created_at"]),
+            "token_version": int(row["token_version"])}
+
+
+def public(user: dict[str, Any]) -> dict[str, Any]:
+    """The contract's user: never the hash, never the token version."""
+    return {name: user[name] for name in PUBLIC_FIELDS}
 
 
 def hash_password(password: str) -> str:
@@ -41,6 +51,14 @@ def _dummy_hash(method: str) -> str:
     return generate_password_hash("not-a-real-password", method=method)
 
 
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except (ValueError, TypeError, AttributeError):
+        return False
+    return True
+
+
 def create_user(email: str, password: str, name: str, role: str) -> dict[str, Any]:
     """Insert a user; an e-mail already registered (in any case) is a 409."""
     password_hash = hash_password(password)
@@ -48,10 +66,10 @@ def create_user(email: str, password: str, name: str, role: str) -> dict[str, An
         with db.transaction() as cur:
             cur.execute(
                 f"INSERT INTO users (email, password_hash, name, role) VALUES (%s, %s, %s, %s) "
-                f"RETURNING {PUBLIC_COLUMNS}",
+                f"RETURNING {RECORD_COLUMNS}",
                 (normalise_email(email), password_hash, name, role),
             )
-            return public_user(cur.fetchone())
+            return record(cur.fetchone())
     except psycopg2.errors.UniqueViolation:
         raise Conflict("This e-mail address is already registered.") from None
 
@@ -59,51 +77,96 @@ def create_user(email: str, password: str, name: str, role: str) -> dict[str, An
 def authenticate(email: str, password: str) -> dict[str, Any] | None:
     """The user when the password matches; as slow for an unknown e-mail as for a known one."""
     with db.transaction(readonly=True) as cur:
-        cur.execute(
-            f"SELECT {PUBLIC_COLUMNS}, password_hash FROM users WHERE email = %s",
-            (normalise_email(email),),
-        )
+        cur.execute(f"SELECT {RECORD_COLUMNS}, password_hash FROM users WHERE email = %s",
+                    (normalise_email(email),))
         row = cur.fetchone()
+    return _checked(row, password)
+
+
+def verify_password(user_id: str, password: str) -> dict[str, Any] | None:
+    """The user when `password` is theirs (same timing for a user that no longer exists)."""
+    row = None
+    if _is_uuid(user_id):
+        with db.transaction(readonly=True) as cur:
+            cur.execute(f"SELECT {RECORD_COLUMNS}, password_hash FROM users WHERE id = %s",
+                        (user_id,))
+            row = cur.fetchone()
+    return _checked(row, password)
+
+
+def _checked(row: dict[str, Any] | None, password: str) -> dict[str, Any] | None:
     if row is None:
         check_password_hash(_dummy_hash(current_app.config["PASSWORD_HASH_METHOD"]), password)
         return None
     if not check_password_hash(row["password_hash"], password):
         return None
-    return public_user(row)
+    return record(row)
 
 
-def find_user(user_id: str) -> dict[str, Any] | None:
-    """The user by id, straight from PostgreSQL (the user cache reads through this)."""
-    try:
-        uuid.UUID(user_id)
-    except (ValueError, TypeError, AttributeError):
+def find_user(user_id: str, cur: Any = None) -> dict[str, Any] | None:
+    """The user by id, straight from PostgreSQL (the source of truth)."""
+    if not _is_uuid(user_id):
         return None
-    with db.transaction(readonly=True) as cur:
-        cur.execute(f"SELECT {PUBLIC_COLUMNS} FROM users WHERE id = %s", (user_id,))
-        row = cur.fetchone()
-    return public_user(row) if row else None
+    if cur is None:
+        with db.transaction(readonly=True) as cur:
+            return find_user(user_id, cur)
+    cur.execute(f"SELECT {RECORD_COLUMNS} FROM users WHERE id = %s", (user_id,))
+    row = cur.fetchone()
+    return record(row) if row else None
+
+
+def change_password(user_id: str, password: str) -> dict[str, Any] | None:
+    """Set a new password and end every token issued before (None: no such user)."""
+    password_hash = hash_password(password)
+    with writes.write() as change:
+        change.cur.execute(
+            f"UPDATE users SET password_hash = %s, token_version = token_version + 1, "
+            f"updated_at = now() WHERE id = %s RETURNING {RECORD_COLUMNS}",
+            (password_hash, user_id),
+        )
+        row = change.cur.fetchone()
+        if row is not None:
+            change.touch(USERS, row["id"])
+    return record(row) if row else None
 
 
 def create_or_promote_admin(
     email: str, name: str, password: str | None
 ) -> tuple[dict[str, Any], bool]:
-    """Create an admin, or make an existing account one; returns (user, created)."""
+    """Create an admin, or make an existing account one (its name and, when given, its
+    password reset, and every earlier token ended); returns (user, created)."""
     password_hash = hash_password(password) if password else None
-    with db.transaction() as cur:
+    with writes.write() as change:
+        cur = change.cur
         cur.execute(
             f"UPDATE users SET role = 'admin', name = %s, "
-            f"password_hash = COALESCE(%s, password_hash), updated_at = now() "
-            f"WHERE email = %s RETURNING {PUBLIC_COLUMNS}",
+            f"password_hash = COALESCE(%s, password_hash), "
+            f"token_version = token_version + 1, updated_at = now() "
+            f"WHERE email = %s RETURNING {RECORD_COLUMNS}",
             (name, password_hash, normalise_email(email)),
         )
         row = cur.fetchone()
         if row is not None:
-            return public_user(row), False
+            change.touch(USERS, row["id"])
+            return record(row), False
         if password_hash is None:
             raise ValueError("a password is required to create a new admin")
         cur.execute(
             f"INSERT INTO users (email, password_hash, name, role) VALUES (%s, %s, %s, 'admin') "
-            f"RETURNING {PUBLIC_COLUMNS}",
+            f"RETURNING {RECORD_COLUMNS}",
             (normalise_email(email), password_hash, name),
         )
-        return public_user(cur.fetchone()), True
+        return record(cur.fetchone()), True
+
+
+def lock_by_email(cur: Any, email: str) -> str | None:
+    """Inside a write: the id of the account with `email`, locked until the commit."""
+    cur.execute("SELECT id FROM users WHERE email = %s FOR UPDATE", (normalise_email(email),))
+    row = cur.fetchone()
+    return str(row["id"]) if row else None
+
+
+def delete(change: writes.Write, user_id: str) -> None:
+    """Inside a write: remove the account (its revoked tokens go with it)."""
+    change.cur.execute("DELETE FROM users WHERE id = %s", (user_id,))
+    change.touch(USERS, user_id)

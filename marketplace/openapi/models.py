@@ -49,6 +49,11 @@ class Tokens(UserOut):
     refresh_token: str
 
 
+class NewTokens(Success):
+    access_token: str
+    refresh_token: str
+
+
 class AccessToken(Success):
     access_token: str
 

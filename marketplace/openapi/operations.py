@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from marketplace.auth.schemas import LoginIn, LogoutIn, RegisterIn
+from marketplace.auth.schemas import LoginIn, LogoutIn, PasswordChangeIn, RegisterIn
 from marketplace.openapi import models as m
 from marketplace.projects.query import SORTS
 from marketplace.projects.schemas import STATUSES, ProjectIn, ProjectPatch, ProposalIn
@@ -82,6 +82,10 @@ OPERATIONS: tuple[Operation, ...] = (
               body=LoginIn, errors=BODY + AUTH + LIMITED),
     Operation("post", "/api/v1/auth/refresh", "refresh", "A new access token.",
               (200, m.AccessToken), "auth", REFRESH, errors=(401, 413, 415, *LIMITED)),
+    Operation("post", "/api/v1/auth/password", "changePassword",
+              "Change the password: new tokens; every earlier token and session of the "
+              "account ends.", (200, m.NewTokens), "auth", BEARER, body=PasswordChangeIn,
+              errors=BODY + AUTH + LIMITED),
     Operation("post", "/api/v1/auth/logout", "logout",
               "Revoke the access token (and the refresh token named in the body).",
               (200, m.Success), "auth", BEARER, body=LogoutIn, body_required=False,

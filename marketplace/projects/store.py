@@ -116,7 +116,7 @@ def create_project(owner_id: str, fields: dict[str, Any]) -> Written:
             (owner_id, fields["title"], fields["description"], fields["budget"],
              fields["skills"], fields["deadline"]))
         row = cur.fetchone()
-        generation = gen.bump(cur, gen.PROJECTS, str(row["id"]))
+        generation = gen.bump(cur, gen.PROJECTS, [str(row["id"])])
     return public_project(row), generation
 
 
@@ -133,7 +133,7 @@ def update_project(project_id: str, user: dict[str, Any], changes: dict[str, Any
             UPDATE projects SET {assignments}, updated_at = now() WHERE id = %s
             RETURNING {PROJECT_COLUMNS}""", (*changes.values(), project_id))
         row = cur.fetchone()
-        generation = gen.bump(cur, gen.PROJECTS, project_id)
+        generation = gen.bump(cur, gen.PROJECTS, [project_id])
     return public_project(row), generation
 
 
@@ -141,7 +141,7 @@ def delete_project(project_id: str, user: dict[str, Any]) -> int:
     with db.transaction() as cur:
         _require_owner(_lock_project(cur, project_id), user)
         cur.execute("DELETE FROM projects WHERE id = %s", (project_id,))
-        return gen.bump(cur, gen.PROJECTS, project_id)
+        return gen.bump(cur, gen.PROJECTS, [project_id])
 
 
 def create_proposal(project_id: str, agent_id: str, fields: dict[str, Any]) -> Written:
@@ -159,7 +159,7 @@ def create_proposal(project_id: str, agent_id: str, fields: dict[str, Any]) -> W
             raise Conflict("You have already sent a proposal for this project.")
         cur.execute("UPDATE projects SET proposal_count = proposal_count + 1 WHERE id = %s",
                     (project_id,))
-        generation = gen.bump(cur, gen.PROJECTS, project_id)
+        generation = gen.bump(cur, gen.PROJECTS, [project_id])
     return public_proposal(row), generation
 
 
@@ -195,5 +195,24 @@ def accept_proposal(project_id: str, proposal_id: str, user: dict[str, Any]) -> 
         cur.execute(f"""UPDATE projects SET status = 'in_progress', updated_at = now()
                         WHERE id = %s RETURNING {PROJECT_COLUMNS}""", (project_id,))
         row = cur.fetchone()
-        generation = gen.bump(cur, gen.PROJECTS, project_id)
+        generation = gen.bump(cur, gen.PROJECTS, [project_id])
     return {"project": public_project(row), "proposal": public_proposal(accepted)}, generation
+
+
+def remove_content_of(change: Any, user_id: str) -> dict[str, int]:
+    """Inside an account's removal: its projects go (with their proposals), its proposals on
+    other projects go and those projects' `proposal_count` drops; a project whose accepted
+    proposal goes keeps its status. Returns how many of each were removed."""
+    cur = change.cur
+    cur.execute("""
+        WITH gone AS (DELETE FROM proposals WHERE agent_id = %s RETURNING project_id)
+        UPDATE projects p SET proposal_count = p.proposal_count - g.n, updated_at = now()
+        FROM (SELECT project_id, count(*) AS n FROM gone GROUP BY project_id) g
+        WHERE p.id = g.project_id AND p.owner_id <> %s
+        RETURNING p.id, g.n""", (user_id, user_id))
+    touched = cur.fetchall()
+    cur.execute("DELETE FROM projects WHERE owner_id = %s RETURNING id", (user_id,))
+    owned = cur.fetchall()
+    for row in (*touched, *owned):
+        change.touch(gen.PROJECTS, row["id"])
+    return {"projects": len(owned), "proposals": sum(int(row["n"]) for row in touched)}

@@ -36,7 +36,7 @@ class AuthActions:
             assert user is not None
             tokens = issue_tokens(user)
         return {
-            "user": user,
+            "user": users.public(user),  # as the API shows it
             **tokens,
             "headers": {"Authorization": f"Bearer {tokens['access_token']}"},
         }

@@ -1,4 +1,8 @@
-"""Online presence: one sorted set scored by last activity, so counting never scans keys."""
+"""Online presence: one sorted set scored by last activity, so counting never scans keys.
+
+The stats domain owns it (`/stats/online` reads it); the auth guard marks a user active on
+every authenticated request, at most once a minute per user and process.
+"""
 from __future__ import annotations
 
 import threading
@@ -7,10 +11,10 @@ from collections import OrderedDict
 
 from flask import current_app
 
+from marketplace import keys
 from marketplace.extensions import redis_store
-from marketplace.redis import REDIS_ERRORS
+from marketplace.redis import REDIS_ERRORS, require
 
-ACTIVE_USERS_KEY = "active:users"
 MARK_INTERVAL = 60  # seconds between two writes for the same user from one process
 _REMEMBERED = 10_000  # users whose last write this process remembers (bounded memory)
 
@@ -43,16 +47,17 @@ def mark_active(user_id: str, *, force: bool = False) -> None:
         return
     window = current_app.config["ACTIVE_USER_WINDOW"]
     try:
-        pipe = redis_store.client.pipeline(transaction=False)
-        pipe.zadd(ACTIVE_USERS_KEY, {user_id: now})
-        pipe.zremrangebyscore(ACTIVE_USERS_KEY, "-inf", now - window)
-        pipe.expire(ACTIVE_USERS_KEY, window)
-        pipe.execute()
-    except REDIS_ERRORS:
-        _forget(user_id)  # try again on the next request rather than in a minute
+        redis_store.handle.round_trip(
+            ("ZADD", keys.ACTIVE_USERS, now, user_id),
+            ("ZREMRANGEBYSCORE", keys.ACTIVE_USERS, "-inf", now - window),
+            ("EXPIRE", keys.ACTIVE_USERS, window),
+        )
+    except REDIS_ERRORS:  # not `degrade`: the failure is remembered, to retry next request
+        _forget(user_id)
 
 
+@require("Online presence is unavailable.")
 def count_active() -> int:
-    """Distinct users active within ACTIVE_USER_WINDOW; raises REDIS_ERRORS when Redis is down."""
+    """Distinct users active within ACTIVE_USER_WINDOW (503 while Redis is down)."""
     window = current_app.config["ACTIVE_USER_WINDOW"]
-    return int(redis_store.client.zcount(ACTIVE_USERS_KEY, time.time() - window, "+inf"))
+    return int(redis_store.client.zcount(keys.ACTIVE_USERS, time.time() - window, "+inf"))

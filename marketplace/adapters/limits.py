@@ -1,0 +1,24 @@
+"""limits 5.8: the SHA of RedisStorage's increment script, to send it in our own pipeline.
+
+A cached read counts its rate limit and reads its cache entry in one round trip
+(`marketplace/rate_limits.py`), so the script that `RedisStorage.incr` runs is sent by
+hand there, with the storage's own key prefix and arguments.
+"""
+from __future__ import annotations
+
+from limits.storage import RedisStorage
+
+PRIVATE = ("RedisStorage.lua_incr_expire",)
+
+
+def incr_script_sha(storage: RedisStorage) -> str:
+    """The SHA1 of the `incr_expire` script (KEYS[1]=counter, ARGV=expiry, amount)."""
+    return storage.lua_incr_expire.sha
+
+
+def check(storage: RedisStorage) -> None:
+    """Fail with the attribute's name if an upgrade removed what this adapter reads."""
+    script = getattr(storage, "lua_incr_expire", None)
+    assert script is not None and isinstance(getattr(script, "sha", None), str), (
+        "limits.storage.RedisStorage.lua_incr_expire (the INCRBY+EXPIRE script) is gone or "
+        "changed; marketplace/adapters/limits.py needs a new way to count in one round trip")

@@ -1,0 +1,216 @@
+"""Rate limits: Flask-Limiter's limits resolved once per app, and the one call a request makes.
+
+Flask-Limiter stays the service's limiter: its storage (the shared Redis, on the one pool),
+its limit strings (`AUTH_RATE_LIMIT`...), its fixed-window strategy, its 429
+(`RateLimitExceeded`) and its in-memory fallback. What the service does not use is its
+automatic per-request resolution: hooks that look up every limit of every request again cost
+more Python than the rest of a cached read (bench/results.md). Instead:
+
+- `init_app` resolves each `ServiceLimit` once per app (Flask-Limiter's `Limit`), keeps the
+  app's storage and strategies, and removes the extension's request hooks;
+- a route calls `hit(LIMIT)`; the response cache calls `hit_and_read(LIMIT, keys)`, which
+  counts and reads the cache entry in the same round trip;
+- `counting_failures(LIMIT, key)` counts an attempt before it is made and gives it back if
+  it succeeds, so concurrent failures can never exceed the limit (the failed-login limit).
+
+While Redis fails (the breaker refuses at once), counting goes to Flask-Limiter's in-memory
+fallback of the process. A process whose breaker is open lets one request per
+REDIS_PROBE_INTERVAL try Redis, with its own count: so within that interval after Redis is
+back, every process counts in Redis again.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from flask import Flask, current_app
+from flask_limiter import Limit, RateLimitExceeded
+from limits.strategies import RateLimiter
+
+from marketplace import keys
+from marketplace.adapters import flask_limiter as limiter_adapter
+from marketplace.adapters import limits as limits_adapter
+from marketplace.errors import InvalidCredentials
+from marketplace.network import client_address
+from marketplace.redis import REDIS_ERRORS
+
+if TYPE_CHECKING:
+    from flask_limiter._limits import RuntimeLimit
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ServiceLimit:
+    """One limit of the service: its scope (part of the counter's key), the setting that holds
+    its limit string, and who is counted (the client address unless a caller says)."""
+
+    scope: str
+    setting: str
+    key: Callable[[], str] = client_address
+
+
+PROJECTS = ServiceLimit("projects", "PROJECTS_RATE_LIMIT")  # every route of /projects
+AUTH = ServiceLimit("auth", "AUTH_RATE_LIMIT")  # register, login, refresh, password change
+LOGIN_FAILURES = ServiceLimit("login-failures", "LOGIN_FAILURE_LIMIT")  # per account
+LIMITS = (PROJECTS, AUTH, LOGIN_FAILURES)
+
+
+def account_key(email: str) -> str:
+    """The failed-login counter of an e-mail: hashed, so no address is ever a Redis key."""
+    digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+    return f"login-email:{digest}"
+
+
+@dataclass
+class _AppLimits:
+    """What one app counts with: the resolved limits and Flask-Limiter's strategies."""
+
+    storage: Any
+    main: RateLimiter
+    fallback: RateLimiter
+    script_sha: str
+    resolved: dict[str, list[RuntimeLimit]] = field(default_factory=dict)
+
+
+def init_app(app: Flask) -> None:
+    """Initialise Flask-Limiter on the app's Redis pool, without its per-request hooks, and
+    resolve every limit string of the app once."""
+    from marketplace.extensions import limiter
+
+    limiter_adapter.init_without_request_hooks(limiter, app)
+    state = _AppLimits(storage=limiter.storage, main=limiter.limiter,
+                       fallback=limiter_adapter.fallback_strategy(limiter),
+                       script_sha=limits_adapter.incr_script_sha(limiter.storage))
+    for limit in LIMITS:
+        definition = Limit(app.config[limit.setting], key_function=limit.key,
+                           scope=limit.scope, shared=True)
+        state.resolved[limit.scope] = list(definition)
+    app.extensions["rate_limits"] = state
+
+
+def _state() -> _AppLimits:
+    return current_app.extensions["rate_limits"]
+
+
+def _breach(strategy: RateLimiter, item: RuntimeLimit, identifiers: tuple[str, str]) -> None:
+    """Raise the 429 for `item`, with when its window resets and what is left of it."""
+    exc = RateLimitExceeded(item)
+    try:
+        stats = strategy.get_window_stats(item.limit, *identifiers)
+        exc.window = (stats.reset_time, stats.remaining)  # type: ignore[attr-defined]
+    except REDIS_ERRORS:
+        pass  # the 429 goes out with a one-second Retry-After
+    raise exc
+
+
+def _hit(state: _AppLimits, items: list[RuntimeLimit], identifiers: tuple[str, str],
+         cost: int = 1) -> RateLimiter:
+    """Count against every item; the strategy that counted (Redis, or the fallback)."""
+    strategy = state.main
+    try:
+        passed = [strategy.hit(item.limit, *identifiers, cost=cost) for item in items]
+    except REDIS_ERRORS:
+        strategy = state.fallback
+        passed = [strategy.hit(item.limit, *identifiers, cost=cost) for item in items]
+    for item, ok in zip(items, passed, strict=True):
+        if not ok:
+            _breach(strategy, item, identifiers)
+    return strategy
+
+
+def hit(limit: ServiceLimit, key: str | None = None) -> None:
+    """Count one request against `limit`; 429 `rate_limited` when it is over."""
+    state = _state()
+    _hit(state, state.resolved[limit.scope], (key or limit.key(), limit.scope))
+
+
+def limited(limit: ServiceLimit) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """Decorate a view: the request counts against `limit` before anything else is checked
+    (credentials, input), as every request of a limited route does."""
+
+    def decorate(view: Callable[..., T]) -> Callable[..., T]:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> T:
+            hit(limit)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+@contextmanager
+def counted_if_refused(limit: ServiceLimit) -> Iterator[None]:
+    """For a route that counts later (a cached read, in its cache round trip): a request
+    refused before that point still counts."""
+    try:
+        yield
+    except Exception:
+        hit(limit)
+        raise
+
+
+def hit_and_read(limit: ServiceLimit, read_keys: list[str]) -> list[Any] | None:
+    """Count one request and MGET `read_keys` in the same round trip: the values, or None
+    when they could not be read with the count (the caller reads them itself)."""
+    state = _state()
+    items = state.resolved[limit.scope]
+    identifiers = (limit.key(), limit.scope)
+    storage = state.storage
+    commands: list[tuple[Any, ...]] = [
+        ("EVALSHA", state.script_sha, 1,
+         storage.prefixed_key(item.limit.key_for(*identifiers)), item.limit.get_expiry(), 1)
+        for item in items]
+    commands.append(("MGET", *read_keys))
+    try:
+        replies = current_app.extensions["redis"].round_trip(*commands)
+    except REDIS_ERRORS:
+        _hit(state, items, identifiers)  # counted in the fallback; 429 when over
+        return None
+    counts, values = replies[:-1], replies[-1]
+    if any(isinstance(count, Exception) for count in counts):
+        _hit(state, items, identifiers)  # NOSCRIPT (Redis lost its scripts): the plain path
+    else:
+        for item, count in zip(items, counts, strict=True):
+            if int(count) > item.limit.amount:
+                _breach(state.main, item, identifiers)
+    return values if isinstance(values, list) else None
+
+
+@contextmanager
+def counting_failures(limit: ServiceLimit, key: str) -> Iterator[None]:
+    """Count an attempt before it is made (429 when no attempt is left) and give it back
+    unless the block fails with `InvalidCredentials`: of N concurrent failures exactly the
+    limit's amount get through, whatever their timing."""
+    state = _state()
+    items = state.resolved[limit.scope]
+    identifiers = (key, limit.scope)
+    strategy = _hit(state, items, identifiers)
+    try:
+        yield
+    except InvalidCredentials:
+        raise
+    except BaseException:
+        _give_back(strategy, items, identifiers)
+        raise
+    _give_back(strategy, items, identifiers)
+
+
+def _give_back(strategy: RateLimiter, items: list[RuntimeLimit],
+               identifiers: tuple[str, str]) -> None:
+    for item in items:
+        try:
+            strategy.storage.incr(item.limit.key_for(*identifiers), item.limit.get_expiry(),
+                                  amount=-1)
+        except REDIS_ERRORS:
+            pass  # the count stays one too high until its window ends: fail closed
+
+
+def storage_options(redis_pool: Any) -> dict[str, Any]:
+    """Flask-Limiter's storage on the shared pool, under the `rate-limit:` prefix."""
+    return {"connection_pool": redis_pool, "key_prefix": keys.RATE_LIMIT_STORAGE_PREFIX}
