@@ -72,6 +72,20 @@ def authenticate(email: str, password: str) -> dict[str, Any] | None:
     return public_user(row)
 
 
+def check_credentials(email: str, password: str) -> tuple[dict[str, Any] | None, bool]:
+    """(the user with this e-mail or None, whether `password` is theirs): `authenticate`
+    for a caller that must tell "no such account" from "another password"."""
+    with db.transaction(readonly=True) as cur:
+        cur.execute(
+            f"SELECT {PUBLIC_COLUMNS}, password_hash FROM users WHERE email = %s",
+            (normalise_email(email),),
+        )
+        row = cur.fetchone()
+    if row is None:
+        return None, False
+    return public_user(row), check_password_hash(row["password_hash"], password)
+
+
 def find_user(user_id: str) -> dict[str, Any] | None:
     """The user by id, straight from PostgreSQL (the user cache reads through this)."""
     try:
