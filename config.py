@@ -121,6 +121,12 @@ class Config:
         # would add INFO commands to other tests' command counts).
         self.ALERT_CHECK_INTERVAL = _int(env, "ALERT_CHECK_INTERVAL", 0 if self.TESTING else 60)
 
+        # The admin that every start creates or updates (`flask --app marketplace
+        # bootstrap-admin`, run by bin/start); unset or empty: no admin is touched.
+        self.ADMIN_EMAIL = env.get("ADMIN_EMAIL") or None
+        self.ADMIN_PASSWORD = env.get("ADMIN_PASSWORD") or None
+        self.ADMIN_NAME = env.get("ADMIN_NAME") or None
+
         self.MAX_CONTENT_LENGTH = _int(env, "MAX_CONTENT_LENGTH", 1_048_576)
         self.LOG_LEVEL = env.get("LOG_LEVEL", "INFO")
 

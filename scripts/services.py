@@ -342,14 +342,14 @@ def _app_env(instance_dir: Path) -> dict[str, str]:
 
 
 def cmd_run(instance_dir: Path) -> int:
-    """Ensure services, apply migrations and exec gunicorn on 127.0.0.1:$PORT."""
+    """Ensure services, apply migrations and ADMIN_* (bin/start's `release`), exec gunicorn."""
     os.environ.update(_app_env(instance_dir))
     os.chdir(ROOT)
-    migrate = [_venv_tool("flask"), "--app", "marketplace", "db", "upgrade"]
+    migrate = [_venv_tool("flask"), "--app", "marketplace", "release"]
     _log("running: " + shlex.join(migrate))
     result = subprocess.run(migrate, check=False)
     if result.returncode != 0:
-        _log(f"migrations failed (exit {result.returncode})")
+        _log(f"migrations or admin bootstrap failed (exit {result.returncode})")
         return result.returncode
     gunicorn = _venv_tool("gunicorn")
     bind = f"127.0.0.1:{os.environ['PORT']}"

@@ -1,17 +1,44 @@
-"""Procfile, gunicorn.conf.py and render.yaml say what the service needs."""
+"""Procfile, bin/start, gunicorn.conf.py and render.yaml say what the service needs, and the
+Blueprint deploys on Render's free plans exactly as the README describes."""
+import os
 import runpy
 
 import yaml
 
 from tests.processes import ROOT
 
+START = ROOT / "bin" / "start"
+
 
 def load_render():
     return yaml.safe_load((ROOT / "render.yaml").read_text())
 
 
-def test_procfile():
-    assert (ROOT / "Procfile").read_text().strip() == "web: gunicorn wsgi:app"
+def procfile_web_command():
+    entries = dict(line.split(":", 1) for line in
+                   (ROOT / "Procfile").read_text().splitlines() if line.strip())
+    return entries["web"].strip()
+
+
+def resources(blueprint):
+    """(kind, resource) of every resource the Blueprint creates."""
+    return [("service", s) for s in blueprint["services"]] + \
+           [("database", d) for d in blueprint.get("databases", [])]
+
+
+def test_procfile_and_render_start_the_same_way():
+    web = next(s for s in load_render()["services"] if s["type"] == "web")
+    assert procfile_web_command() == web["startCommand"] == "bin/start"
+
+
+def test_the_start_script_migrates_bootstraps_then_execs_gunicorn():
+    assert os.access(START, os.X_OK)
+    text = START.read_text()
+    assert text.startswith("#!/bin/sh\n")
+    commands = [line.strip() for line in text.splitlines()
+                if line.strip() and not line.lstrip().startswith("#")]
+    assert commands == ["set -eu", "flask --app marketplace release",
+                        'exec gunicorn wsgi:app "$@"']
 
 
 def test_gunicorn_conf_reads_port_and_web_concurrency(monkeypatch):
@@ -32,8 +59,6 @@ def test_render_blueprint_wiring():
 
     assert web["runtime"] == "python" and web["plan"] == "free"
     assert web["buildCommand"] == "pip install -r requirements.txt"
-    assert web["startCommand"].startswith("flask --app marketplace db upgrade && ")
-    assert web["startCommand"].endswith("gunicorn wsgi:app")
     assert web["healthCheckPath"] == "/api/v1/health/ready"
     assert "preDeployCommand" not in web  # not available on the free plan
 
@@ -49,10 +74,62 @@ def test_render_blueprint_wiring():
         assert int(env[key]["value"]) >= 0
     assert int(env["REDIS_MAX_CONNECTIONS"]["value"]) >= int(env["WEB_CONCURRENCY"]["value"])
 
-    assert keyvalue["plan"] == "free" and keyvalue["region"] == "oregon"
-    assert keyvalue["maxmemoryPolicy"] == "allkeys-lru"
+    assert keyvalue["region"] == "oregon" and keyvalue["maxmemoryPolicy"] == "allkeys-lru"
+
+
+def test_every_resource_is_on_a_free_plan():
+    blueprint = load_render()
+    kinds = sorted(r.get("type", kind) for kind, r in resources(blueprint))
+    assert kinds == ["database", "keyvalue", "web"]  # no cron job: it needs a paid plan
+    for _, resource in resources(blueprint):
+        # An omitted plan is a paid one (starter for services, basic-256mb for databases).
+        assert resource.get("plan") == "free", resource["name"]
+    for service in blueprint["services"]:
+        assert "preDeployCommand" not in service  # paid plans only
+
+
+def test_database_and_key_value_accept_only_the_private_network():
+    blueprint = load_render()
+    keyvalue = next(s for s in blueprint["services"] if s["type"] == "keyvalue")
+    [database] = blueprint["databases"]
+    # An empty list blocks every external connection; an omitted one (databases only)
+    # lets anyone with the credentials in.
     assert keyvalue["ipAllowList"] == []
-    assert database["plan"] == "free"
+    assert database["ipAllowList"] == []
+
+
+def test_render_asks_for_the_first_admin_at_creation():
+    web = next(s for s in load_render()["services"] if s["type"] == "web")
+    env = {e["key"]: e for e in web["envVars"]}
+    for key in ("ADMIN_EMAIL", "ADMIN_PASSWORD"):
+        assert env[key] == {"key": key, "sync": False}  # prompted, never a committed value
+
+
+def test_every_reference_resolves_to_a_resource_of_the_blueprint():
+    blueprint = load_render()
+    services = {(s["type"], s["name"]): s for s in blueprint["services"]}
+    databases = {d["name"] for d in blueprint["databases"]}
+    references = 0
+    for service in blueprint["services"]:
+        for var in service.get("envVars", []):
+            if "fromDatabase" in var:
+                ref = var["fromDatabase"]
+                assert ref["name"] in databases, var
+                assert ref["property"] in {"connectionString", "host", "port", "user",
+                                           "password", "database"}, var
+                references += 1
+            if "fromService" in var:
+                ref = var["fromService"]
+                target = services.get((ref["type"], ref["name"]))
+                assert target is not None, var  # name and type both match
+                if "envVarKey" in ref:
+                    assert ref["envVarKey"] in {e["key"] for e in target["envVars"]}, var
+                elif ref["type"] == "keyvalue":
+                    assert ref["property"] == "connectionString", var
+                else:
+                    assert ref["property"] in {"host", "port", "hostport"}, var
+                references += 1
+    assert references == 2  # REDIS_URL and DATABASE_URL
 
 
 def test_runtime_requirements_are_pinned_and_exclude_dev_servers():

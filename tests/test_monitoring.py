@@ -1,4 +1,4 @@
-"""redis-stats (admin), redis-check (exit codes), alerts logged once per crossing, cleanup."""
+"""redis-stats (admin), redis-check (exit codes), alerts logged once per crossing."""
 from __future__ import annotations
 
 import logging
@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 import redis as redis_lib
-import yaml
 
 from marketplace.health import monitoring
 from tests.plugins.auth import AuthActions
@@ -17,8 +16,8 @@ from tests.processes import ROOT
 from tests.servers import PrivateRedis
 
 STATS = "/api/v1/health/redis-stats"
-PREFIXES = ["cache:", "rate-limit:", "session:", "user:", "jwt:revoked:", "active:", "temp:",
-            "stats:", "other"]
+PREFIXES = ["cache:", "rate-limit:", "session:", "user:", "jwt:revoked:", "active:", "stats:",
+            "other"]
 
 
 @pytest.fixture
@@ -78,26 +77,26 @@ def test_hit_ratio_is_null_without_reads_then_hits_over_lookups(
     with app.app_context():
         assert monitoring.collect()["hit_ratio"] is None
         server = redis_lib.Redis.from_url(private_redis.url)
-        server.set("temp:x", 1, ex=60)
-        server.get("temp:x")
-        server.get("temp:x")
-        server.get("temp:missing")
+        server.set("filler:x", 1, ex=60)
+        server.get("filler:x")
+        server.get("filler:x")
+        server.get("filler:missing")
         ratio = monitoring.collect()["hit_ratio"]
         server.close()
-    # 2 hits; 2 misses: temp:missing and the first collect's read of the (absent) counters
+    # 2 hits; 2 misses: filler:missing and the first collect's read of the (absent) counters
     assert ratio == 0.5
 
 
 def test_key_counts_are_exact_when_small_and_per_prefix(
         client: Any, redis: Any, auth: Any) -> None:
     for i in range(4):
-        redis.set(f"temp:{i}", 1, ex=60)
+        redis.set(f"session:{i}", 1, ex=60)
     redis.set("user:abc", 1, ex=60)
     redis.set("somewhere-else", 1, ex=60)
     body = client.get(STATS, headers=auth.headers("admin")).json
     by_prefix = body["keys"]["by_prefix"]
     assert body["keys"]["exact"] is True
-    assert by_prefix["temp:"] == 4 and by_prefix["user:"] == 1 and by_prefix["other"] >= 1
+    assert by_prefix["session:"] == 4 and by_prefix["user:"] == 1 and by_prefix["other"] >= 1
     assert body["keys"]["total"] == redis.dbsize()
 
 
@@ -108,14 +107,14 @@ def test_key_counts_are_a_scaled_sample_when_the_db_is_large(
     monkeypatch.setattr(monitoring, "SCAN_COUNT", 100)
     pipe = redis.pipeline(transaction=False)
     for i in range(3000):
-        pipe.set(f"{'temp' if i % 2 else 'cache'}:{i}", 1, ex=60)
+        pipe.set(f"{'session' if i % 2 else 'cache'}:{i}", 1, ex=60)
     pipe.execute()
     with app.app_context():
         keys = monitoring.count_keys(app.extensions["redis"].client, int(redis.dbsize()))
     assert keys["exact"] is False and 300 <= keys["sampled"] < 3000
     by_prefix = keys["by_prefix"]
     assert abs(sum(by_prefix.values()) - 3000) <= 5  # rounding of the scaled counts
-    assert 1000 <= by_prefix["temp:"] <= 2000 and 1000 <= by_prefix["cache:"] <= 2000
+    assert 1000 <= by_prefix["session:"] <= 2000 and 1000 <= by_prefix["cache:"] <= 2000
 
 
 def test_alert_keys_is_named_and_redis_check_exits_non_zero_then_zero_with_defaults(
@@ -126,7 +125,7 @@ def test_alert_keys_is_named_and_redis_check_exits_non_zero_then_zero_with_defau
     server = redis_lib.Redis.from_url(private_redis.url)
     for i in range(6):  # a few requests that leave keys behind (the user cache, limits...)
         client.get("/api/v1/auth/me", headers=AuthActions(strict).headers())
-        server.set(f"temp:{i}", 1, ex=60)
+        server.set(f"filler:{i}", 1, ex=60)
     body = client.get(STATS, headers=headers).json
     total = server.dbsize()
     assert {"metric": "keys", "value": total, "threshold": 5} in body["alerts"]
@@ -188,7 +187,7 @@ def test_a_crossing_is_logged_once_and_again_only_after_it_cleared(
     redis.flushdb()
     caplog.set_level(logging.INFO, logger=monitoring.log.name)
     for i in range(5):
-        redis.set(f"temp:{i}", 1, ex=60)
+        redis.set(f"filler:{i}", 1, ex=60)
     for _ in range(3):
         assert client.get(STATS, headers=headers).status_code == 200
     assert len(_warnings(caplog)) == 1
@@ -199,7 +198,7 @@ def test_a_crossing_is_logged_once_and_again_only_after_it_cleared(
         assert monitoring.collect()["alerts"] == []
     assert any("cleared" in r.getMessage() for r in caplog.records)
     for i in range(5):
-        redis.set(f"temp:{i}", 1, ex=60)
+        redis.set(f"filler:{i}", 1, ex=60)
     with app.app_context():
         monitoring.collect()
         monitoring.collect()
@@ -214,38 +213,11 @@ def test_the_service_notices_a_crossing_without_anyone_asking(
     client = app.test_client()
     caplog.set_level(logging.INFO, logger=monitoring.log.name)
     for i in range(3):
-        redis.set(f"temp:{i}", 1, ex=60)
+        redis.set(f"filler:{i}", 1, ex=60)
     for _ in range(5):
         assert client.get("/api/v1/health").status_code == 200
     warnings = _warnings(caplog)
     assert len(warnings) == 1 and "keys is 3" in warnings[0]
-
-
-def test_cleanup_removes_30_temp_keys_and_reports_30(app: Any, redis: Any) -> None:
-    for i in range(30):
-        redis.set(f"temp:{i}", "x", ex=600)
-    others = {"cache:/x": 60, "user:1": 60, "temporary": 60, "xtemp:1": 60, "active:users": 60,
-              "session:abc": 60, "rate-limit:a": 60}
-    for key, ttl in others.items():
-        redis.set(key, "keep", ex=ttl)
-    result = app.test_cli_runner().invoke(args=["cleanup"])
-    assert result.exit_code == 0, result.output
-    assert result.output.strip() == "removed 30 temp: key(s)"
-    assert list(redis.scan_iter(match="temp:*")) == []
-    assert sorted(k.decode() for k in redis.scan_iter()) == sorted(others)
-    assert all(redis.get(key) == b"keep" for key in others)
-
-
-def test_cleanup_works_in_batches_and_reports_zero_when_nothing_is_left(
-        app: Any, redis: Any) -> None:
-    pipe = redis.pipeline(transaction=False)
-    for i in range(1234):
-        pipe.set(f"temp:batch:{i}", 1, ex=600)
-    pipe.execute()
-    runner = app.test_cli_runner()
-    assert runner.invoke(args=["cleanup"]).output.strip() == "removed 1234 temp: key(s)"
-    assert runner.invoke(args=["cleanup"]).output.strip() == "removed 0 temp: key(s)"
-    assert redis.dbsize() == 0
 
 
 def _flask(args: list[str], redis_url: str, database_url: str) -> subprocess.CompletedProcess:
@@ -258,33 +230,10 @@ def _flask(args: list[str], redis_url: str, database_url: str) -> subprocess.Com
                           check=False)
 
 
-def test_commands_run_from_the_shell_as_the_cron_job_does(
+def test_redis_check_runs_from_the_shell(
         redis: Any, redis_url: str, database_url: str) -> None:
-    for i in range(3):
-        redis.set(f"temp:shell:{i}", 1, ex=60)
     redis.set("cache:keep", 1, ex=60)
-    done = _flask(["cleanup"], redis_url, database_url)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "removed 3 temp: key(s)"
-    assert [k for k in redis.scan_iter()] == [b"cache:keep"]
     check = _flask(["redis-check"], redis_url, database_url)
     assert check.returncode in (0, 1), check.stderr  # the shared server may be busy
     assert "keys         1 (exact)" in check.stdout
-
-
-def test_render_schedules_cleanup_hourly_as_a_cron_job() -> None:
-    text = (ROOT / "render.yaml").read_text()
-    blueprint = yaml.safe_load(text)
-    web = next(s for s in blueprint["services"] if s["type"] == "web")
-    cron = next(s for s in blueprint["services"] if s["type"] == "cron")
-    assert cron["schedule"] == "0 * * * *"
-    assert cron["startCommand"] == "flask --app marketplace cleanup"
-    assert cron["plan"] != "free" and "paid plan" in text
-    env = {e["key"]: e for e in cron["envVars"]}
-    web_env = {e["key"]: e for e in web["envVars"]}
-    assert env["APP_ENV"]["value"] == "production"
-    assert env["REDIS_URL"] == web_env["REDIS_URL"]
-    assert env["DATABASE_URL"] == web_env["DATABASE_URL"]
-    for secret in ("SESSION_SECRET", "JWT_SECRET"):
-        assert env[secret]["fromService"] == {"type": "web", "name": web["name"],
-                                              "envVarKey": secret}
+    assert "cache:       1" in check.stdout

@@ -1,13 +1,18 @@
 """Flask commands of the auth domain: create or promote an admin, remove an account."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import click
+import psycopg2
+from flask import current_app
 from flask.cli import with_appcontext
 
 from marketplace import writes
 from marketplace.auth import users
 from marketplace.auth.schemas import RegisterIn, parse
-from marketplace.errors import ValidationFailed
+from marketplace.errors import ServiceUnavailable, ValidationFailed
 from marketplace.projects import store as projects
 
 
@@ -48,4 +53,77 @@ def delete_user(email: str, yes: bool) -> None:
                f"{removed['proposals']} proposal(s) on other projects")
 
 
-commands: list[click.Command] = [create_admin, delete_user]
+# ---- the admin of ADMIN_EMAIL / ADMIN_PASSWORD, applied by every start (bin/start)
+
+# Any constant works; it only has to be the same for every instance (see migrate.py's).
+ADMIN_LOCK_ID = 7_215_304_118
+DEFAULT_ADMIN_NAME = "Admin"
+
+
+@contextmanager
+def _one_bootstrap_at_a_time(dsn: str) -> Iterator[None]:
+    """A session-level advisory lock on a connection of its own: a second instance starting
+    at the same moment waits, then finds the admin already as configured."""
+    conn = psycopg2.connect(dsn, connect_timeout=10, application_name="marketplace-bootstrap")
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_lock(%s)", (ADMIN_LOCK_ID,))
+        try:
+            yield
+        finally:
+            with conn.cursor() as cur:
+                cur.execute("SELECT pg_advisory_unlock(%s)", (ADMIN_LOCK_ID,))
+    finally:
+        conn.close()
+
+
+def bootstrap_admin() -> str:
+    """Make the ADMIN_* account an admin with ADMIN_PASSWORD; a line saying what was done.
+
+    Free instances restart after every spin-down, so a start that finds the account
+    already as configured (admin, the same password, the same name) changes nothing:
+    no write, no new hash, no `updated_at`. The password is never printed or logged.
+    """
+    cfg = current_app.config
+    email, password, name = cfg["ADMIN_EMAIL"], cfg["ADMIN_PASSWORD"], cfg["ADMIN_NAME"]
+    if not email and not password:
+        return "admin bootstrap: ADMIN_EMAIL and ADMIN_PASSWORD are not set, nothing to do"
+    if not (email and password):
+        missing = "ADMIN_PASSWORD" if email else "ADMIN_EMAIL"
+        return f"admin bootstrap skipped: {missing} is not set"
+    try:
+        checked = parse(RegisterIn, {"email": email, "password": password,
+                                     "name": name or DEFAULT_ADMIN_NAME})
+    except ValidationFailed as exc:
+        problems = "; ".join(f"ADMIN_{field.upper()} {why}"
+                             for field, why in (exc.details or {}).items())
+        raise click.ClickException(f"admin bootstrap refused: {problems}") from None
+    with _one_bootstrap_at_a_time(cfg["DATABASE_URL"]):
+        user, same_password = users.check_credentials(checked.email, checked.password)
+        wanted_name = checked.name if name else (user or {}).get("name", checked.name)
+        if user and same_password and user["role"] == "admin" and user["name"] == wanted_name:
+            return f"admin {user['email']} unchanged"
+        user, created = users.create_or_promote_admin(
+            checked.email, wanted_name, None if same_password else checked.password)
+    return f"admin {user['email']} {'created' if created else 'updated'}"
+
+
+def run_bootstrap() -> None:
+    try:
+        outcome = bootstrap_admin()
+    except (ServiceUnavailable, psycopg2.OperationalError) as exc:
+        raise click.ClickException(f"admin bootstrap: database unreachable "
+                                   f"({type(exc).__name__})") from None
+    click.echo(outcome, err=outcome.startswith("admin bootstrap skipped"))
+
+
+@click.command("bootstrap-admin")
+@with_appcontext
+def bootstrap_admin_command() -> None:
+    """Create or update the admin of ADMIN_EMAIL / ADMIN_PASSWORD (and ADMIN_NAME);
+    nothing when they are unset or the account already matches them."""
+    run_bootstrap()
+
+
+commands: list[click.Command] = [create_admin, delete_user, bootstrap_admin_command]

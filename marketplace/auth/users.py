@@ -103,6 +103,18 @@ def _checked(row: dict[str, Any] | None, password: str) -> dict[str, Any] | None
     return record(row)
 
 
+def check_credentials(email: str, password: str) -> tuple[dict[str, Any] | None, bool]:
+    """(the user with this e-mail or None, whether `password` is theirs): `authenticate`
+    for a caller that must tell "no such account" from "another password"."""
+    with db.transaction(readonly=True) as cur:
+        cur.execute(f"SELECT {RECORD_COLUMNS}, password_hash FROM users WHERE email = %s",
+                    (normalise_email(email),))
+        row = cur.fetchone()
+    if row is None:
+        return None, False
+    return record(row), check_password_hash(row["password_hash"], password)
+
+
 def find_user(user_id: str, cur: Any = None) -> dict[str, Any] | None:
     """The user by id, straight from PostgreSQL (the source of truth)."""
     if not _is_uuid(user_id):
@@ -133,17 +145,20 @@ def change_password(user_id: str, password: str) -> dict[str, Any] | None:
 def create_or_promote_admin(
     email: str, name: str, password: str | None
 ) -> tuple[dict[str, Any], bool]:
-    """Create an admin, or make an existing account one (its name and, when given, its
-    password reset, and every earlier token ended); returns (user, created)."""
+    """Create an admin, or make an existing account one: its name set and, when `password`
+    is given, its password reset. A reset or a change of role ends every token issued
+    before (a new name alone does not); returns (user, created)."""
     password_hash = hash_password(password) if password else None
     with writes.write() as change:
         cur = change.cur
         cur.execute(
-            f"UPDATE users SET role = 'admin', name = %s, "
-            f"password_hash = COALESCE(%s, password_hash), "
-            f"token_version = token_version + 1, updated_at = now() "
-            f"WHERE email = %s RETURNING {RECORD_COLUMNS}",
-            (name, password_hash, normalise_email(email)),
+            f"UPDATE users SET name = %(name)s, "
+            f"password_hash = COALESCE(%(hash)s, password_hash), "
+            f"token_version = token_version "
+            f"  + CASE WHEN role <> 'admin' OR %(hash)s IS NOT NULL THEN 1 ELSE 0 END, "
+            f"role = 'admin', updated_at = now() "
+            f"WHERE email = %(email)s RETURNING {RECORD_COLUMNS}",
+            {"name": name, "hash": password_hash, "email": normalise_email(email)},
         )
         row = cur.fetchone()
         if row is not None:

@@ -1,4 +1,4 @@
-"""Flask commands of the stats domain: `redis-check` for monitors, `cleanup` for cron."""
+"""Flask commands of the stats domain: `redis-check` for monitors, `cleanup` for operators."""
 from __future__ import annotations
 
 from typing import Any
@@ -6,10 +6,10 @@ from typing import Any
 import click
 from flask.cli import with_appcontext
 
-from marketplace.extensions import redis_store
+from marketplace.errors import ServiceUnavailable
 from marketplace.health.monitoring import collect
 from marketplace.redis import REDIS_ERRORS
-from marketplace.stats.cleanup import TEMP_PREFIX, remove_temp_keys
+from marketplace.stats.cleanup import trim_all_revoked_tokens
 
 EXIT_ALERT = 1
 EXIT_UNREACHABLE = 2
@@ -67,13 +67,14 @@ def redis_check() -> None:
 @click.command("cleanup")
 @with_appcontext
 def cleanup() -> None:
-    """Remove every temp: key (SCAN + UNLINK in batches); print how many were removed."""
+    """Delete the revoked_tokens rows of expired tokens; print how many; exit 2 if the
+    database is unreachable. The service also does this by itself about once an hour."""
     try:
-        removed = remove_temp_keys(redis_store.client)
-    except REDIS_ERRORS as exc:
-        click.echo(f"redis unreachable: {type(exc).__name__}", err=True)
+        removed = trim_all_revoked_tokens()
+    except ServiceUnavailable:
+        click.echo("database unreachable", err=True)
         raise SystemExit(EXIT_UNREACHABLE) from None
-    click.echo(f"removed {removed} {TEMP_PREFIX} key(s)")
+    click.echo(f"removed {removed} expired revoked token(s)")
 
 
 commands: list[click.Command] = [redis_check, cleanup]
