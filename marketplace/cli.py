@@ -1,4 +1,4 @@
-"""Flask commands: `db upgrade` here, and each domain's own commands."""
+"""Flask commands: `db upgrade`, `release` and `cleanup` here, and each domain's own."""
 from __future__ import annotations
 
 import click
@@ -6,6 +6,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from marketplace import migrate
+from marketplace.errors import ServiceUnavailable
 
 db_cli = AppGroup("db", help="Database schema.")
 
@@ -32,12 +33,26 @@ def release(ctx: click.Context) -> None:
     run_bootstrap()
 
 
+@click.command("cleanup")
+@with_appcontext
+def cleanup() -> None:
+    """Delete the revoked_tokens rows of expired tokens; print how many; exit 2 if the
+    database is unreachable. The service also does this by itself about once an hour."""
+    from marketplace.auth import revocation
+
+    try:
+        removed = revocation.trim_all_expired()
+    except ServiceUnavailable:
+        click.echo("database unreachable", err=True)
+        raise SystemExit(2) from None
+    click.echo(f"removed {removed} expired revoked token(s)")
+
+
 def register_commands(app: Flask) -> None:
     from marketplace.auth.commands import commands as auth_commands
+    from marketplace.health.commands import commands as health_commands
     from marketplace.projects.commands import commands as project_commands
-    from marketplace.stats.commands import commands as stats_commands
 
-    app.cli.add_command(db_cli)
-    app.cli.add_command(release)
-    for command in (*auth_commands, *project_commands, *stats_commands):
+    for command in (db_cli, release, cleanup, *auth_commands, *health_commands,
+                    *project_commands):
         app.cli.add_command(command)

@@ -14,9 +14,11 @@ from typing import Any
 import psycopg2
 import pytest
 
-from marketplace.auth.revocation import EXPIRY_MARGIN
+from marketplace.auth.revocation import TRIM_LOCK_ID
+from marketplace.auth.revocation import trim_all_expired as trim_all_revoked_tokens
+from marketplace.auth.revocation import trim_expired as trim_revoked_tokens
 from marketplace.health import monitoring
-from marketplace.stats.cleanup import TRIM_LOCK_ID, trim_all_revoked_tokens, trim_revoked_tokens
+from marketplace.keys import REVOKED_EXPIRY_MARGIN as EXPIRY_MARGIN
 from tests.conftest import count_rows
 from tests.processes import ROOT
 

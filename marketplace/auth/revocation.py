@@ -127,3 +127,46 @@ def _write_bucket(bucket: int, built_at: int, revoked: set[str]) -> None:
     pipe.expireat(key, bucket_expires_at(bucket))
     pipe.delete(keys.revoked_rebuild_lock(bucket))
     pipe.execute()
+
+
+# Trimming `revoked_tokens`: a row is useless once its token has expired (it is refused as
+# expired anyway). Rows are kept REVOKED_EXPIRY_MARGIN seconds past their expiry, as the
+# Redis buckets are, for an instance whose clock runs behind PostgreSQL's. Run by
+# `flask --app marketplace cleanup` and, about once an hour, by each process's periodic work.
+# Any lock id works; it only has to be the same for every instance (see migrate.py's).
+TRIM_LOCK_ID = 7_215_304_119
+TRIM_BATCH = 5_000  # rows per DELETE: one statement stays far below the statement timeout
+
+
+def trim_expired(batch: int = TRIM_BATCH, *, wait: bool = False) -> int | None:
+    """Delete up to `batch` expired rows, oldest first; the number deleted.
+
+    A transaction-level advisory lock keeps two processes from deleting the same rows:
+    with `wait` the caller queues behind another trimmer, without it (the periodic trim)
+    it returns None at once and leaves the work to the one already doing it.
+    """
+    with db.transaction() as cur:
+        if wait:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (TRIM_LOCK_ID,))
+        else:
+            cur.execute("SELECT pg_try_advisory_xact_lock(%s) AS locked", (TRIM_LOCK_ID,))
+            if not cur.fetchone()["locked"]:
+                return None
+        cur.execute(
+            "DELETE FROM revoked_tokens WHERE jti IN ("
+            " SELECT jti FROM revoked_tokens"
+            " WHERE expires_at < now() - make_interval(secs => %s)"
+            " ORDER BY expires_at LIMIT %s)",
+            (keys.REVOKED_EXPIRY_MARGIN, batch),
+        )
+        return cur.rowcount
+
+
+def trim_all_expired(batch: int = TRIM_BATCH) -> int:
+    """Every expired row, batch after batch (the cleanup command): the number deleted."""
+    removed = 0
+    while True:
+        deleted = trim_expired(batch, wait=True) or 0
+        removed += deleted
+        if deleted < batch:
+            return removed

@@ -20,7 +20,6 @@ from flask import Flask, current_app
 from marketplace import metrics
 from marketplace.errors import ServiceUnavailable
 from marketplace.redis import REDIS_ERRORS
-from marketplace.stats.cleanup import trim_revoked_tokens
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +157,9 @@ def periodic_trim() -> None:
     and never reaches the client.
     """
     try:
-        removed = trim_revoked_tokens()
+        from marketplace.auth import revocation
+
+        removed = revocation.trim_expired()
     except (ServiceUnavailable, psycopg2.Error) as exc:
         log.warning("revoked_tokens trim skipped: %s", type(exc).__name__)
         return

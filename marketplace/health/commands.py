@@ -1,4 +1,4 @@
-"""Flask commands of the stats domain: `redis-check` for monitors, `cleanup` for operators."""
+"""Flask commands of the health domain: `redis-check`, the redis-stats figures for a terminal."""
 from __future__ import annotations
 
 from typing import Any
@@ -6,10 +6,8 @@ from typing import Any
 import click
 from flask.cli import with_appcontext
 
-from marketplace.errors import ServiceUnavailable
 from marketplace.health.monitoring import collect
 from marketplace.redis import REDIS_ERRORS
-from marketplace.stats.cleanup import trim_all_revoked_tokens
 
 EXIT_ALERT = 1
 EXIT_UNREACHABLE = 2
@@ -64,17 +62,4 @@ def redis_check() -> None:
         raise SystemExit(EXIT_ALERT)
 
 
-@click.command("cleanup")
-@with_appcontext
-def cleanup() -> None:
-    """Delete the revoked_tokens rows of expired tokens; print how many; exit 2 if the
-    database is unreachable. The service also does this by itself about once an hour."""
-    try:
-        removed = trim_all_revoked_tokens()
-    except ServiceUnavailable:
-        click.echo("database unreachable", err=True)
-        raise SystemExit(EXIT_UNREACHABLE) from None
-    click.echo(f"removed {removed} expired revoked token(s)")
-
-
-commands: list[click.Command] = [redis_check, cleanup]
+commands: list[click.Command] = [redis_check]
