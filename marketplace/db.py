@@ -15,6 +15,7 @@ import psycopg2.extras
 import psycopg2.pool
 from flask import current_app
 
+from marketplace.adapters import psycopg2 as pool_adapter
 from marketplace.errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,7 @@ class Pool:
             except UNAVAILABLE_ERRORS as exc:
                 broken = True
                 log.warning("database connection lost: %s", str(exc).strip()[:200])
-                self._discard_idle(pool)
+                pool_adapter.discard_idle(pool)  # they point at the same dead server
                 raise ServiceUnavailable("Database unavailable.") from exc
             except BaseException:
                 broken = bool(conn.closed)
@@ -140,14 +141,6 @@ class Pool:
                 return conn
             pool.putconn(conn, close=True)
         return pool.getconn()  # every idle one was dead: a new connection
-
-    @staticmethod
-    def _discard_idle(pool: psycopg2.pool.ThreadedConnectionPool) -> None:
-        """After a lost connection the idle ones point at the same dead server: drop them."""
-        with pool._lock:  # psycopg2's pool keeps idle connections in `_pool`
-            for idle in pool._pool:
-                idle.close()
-            pool._pool.clear()
 
     @contextmanager
     def transaction(self, *, readonly: bool = False) -> Iterator[Any]:

@@ -62,7 +62,9 @@ class CircuitBreaker:
         self._lock = threading.Lock()
         self._down_since: float | None = None
         self._next_probe = 0.0
-        self.errors = 0
+        self.errors = 0  # failed connects and timeouts seen by this process
+        self.outages = 0  # outages this process has seen start
+        self.down_since: float | None = None  # wall-clock start of the current outage
         self._on_recovery: list[Callable[[], None]] = []
 
     @property
@@ -91,6 +93,8 @@ class CircuitBreaker:
             if self._down_since is not None:
                 return
             self._down_since = time.monotonic()
+            self.down_since = time.time()
+            self.outages += 1
         log.warning("redis unavailable, degrading until it answers: %s", _reason(exc))
 
     def record_success(self) -> None:
@@ -101,6 +105,7 @@ class CircuitBreaker:
                 return
             outage = time.monotonic() - self._down_since
             self._down_since = None
+            self.down_since = None
         log.warning("redis available again after %.1f s", outage)
         for callback in self._on_recovery:
             try:
@@ -209,6 +214,11 @@ class RedisHandle:
         start = time.perf_counter()
         self.client.ping()
         return (time.perf_counter() - start) * 1000
+
+    def in_use(self) -> int:
+        """Connections of this process's pool lent out right now (redis-py's own count)."""
+        return sum(count for count, attributes in self.pool.get_connection_count()
+                   if attributes.get("db.client.connection.state") == "used")
 
     def close(self) -> None:
         self.pool.disconnect()
