@@ -56,6 +56,7 @@ class Config:
     SESSION_COOKIE_SECURE = False
     HSTS = False
     PASSWORD_HASH_METHOD = "scrypt"  # noqa: S105 (a hash method, not a password)
+    DEFAULT_LOG_FORMAT = "text"
 
     # Flask-Session: server-side sessions in the shared Redis, random ids, created at login.
     SESSION_TYPE = "redis"
@@ -129,6 +130,10 @@ class Config:
 
         self.MAX_CONTENT_LENGTH = _int(env, "MAX_CONTENT_LENGTH", 1_048_576)
         self.LOG_LEVEL = env.get("LOG_LEVEL", "INFO")
+        # One JSON object per line (log search on Render) or one readable line (a terminal).
+        self.LOG_FORMAT = env.get("LOG_FORMAT", self.DEFAULT_LOG_FORMAT)
+        if self.LOG_FORMAT not in ("json", "text"):
+            raise ConfigError(f"LOG_FORMAT must be json or text, got {self.LOG_FORMAT!r}")
 
     def _derive(self) -> None:
         """Library settings computed from ours (after overrides, so they follow them)."""
@@ -167,6 +172,7 @@ class ProductionConfig(Config):
     REQUIRED = ("REDIS_URL", "DATABASE_URL", "SESSION_SECRET", "JWT_SECRET")
     SESSION_COOKIE_SECURE = True
     HSTS = True
+    DEFAULT_LOG_FORMAT = "json"
 
 
 CONFIGS: dict[str, type[Config]] = {

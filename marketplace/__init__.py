@@ -13,7 +13,6 @@ Where things live (read this first):
 """
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -44,21 +43,14 @@ def load_settings(app: Flask, config: Config | Mapping[str, Any] | None) -> None
 
 
 def configure_logging(app: Flask) -> None:
-    """One format for the app, the libraries and gunicorn's error log."""
-    level = app.config["LOG_LEVEL"].upper()
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig(
-            level=level,
-            format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s",
-        )
-    logging.getLogger("marketplace").setLevel(level)
-    app.logger.setLevel(level)
+    from marketplace.logs import configure_logging as configure
+
+    configure(app)
 
 
 def register_extensions(app: Flask) -> None:
     """Wire every extension to the one Redis pool and the PostgreSQL pool of this process."""
-    from marketplace import metrics, rate_limits
+    from marketplace import periodic, rate_limits
     from marketplace.extensions import cache, db, generations, jwt, redis_store, sessions
     from marketplace.http import register_request_hooks
     from marketplace.sessions import install_session_interface
@@ -81,8 +73,8 @@ def register_extensions(app: Flask) -> None:
     sessions.init_app(app)
     install_session_interface(app, shared.client)
     jwt.init_app(app)
+    periodic.register_jobs(app)
     register_request_hooks(app)
-    metrics.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:

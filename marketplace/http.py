@@ -9,7 +9,8 @@ Where a request's path starts and how to follow it, top to bottom:
 3. The route (`marketplace/<domain>/routes.py`): parse the input, call its domain
    (`auth.guards.authenticate` for who is asking, `rate_limits.hit` for a limit, the
    domain's store or cache), and answer with `ok(...)`, or raise an `errors.APIError`.
-4. `finish_request` (here): response headers, the access log line, the service's counters.
+4. `finish_request` (here): response headers, the access log line, and the service's own
+   work when it is due (`periodic.py`).
 
 Errors at any step are rendered by `marketplace/errors.py`.
 """
@@ -27,6 +28,7 @@ from flask import Flask, Response, request
 from flask import Request as FlaskRequest
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from marketplace import logs
 from marketplace.errors import InvalidJSON, UnsupportedMediaType
 
 log = logging.getLogger("marketplace.request")
@@ -104,6 +106,7 @@ def begin_request() -> None:
     incoming = req.environ.get("HTTP_X_REQUEST_ID")
     req.request_id = (incoming if incoming and _SAFE_REQUEST_ID.fullmatch(incoming)
                       else os.urandom(16).hex())
+    logs.request_id.set(req.request_id)
     if req.routing_exception is not None or not has_body(req.environ):
         return  # 404/405 win over anything about the body
     limit = req.max_content_length
@@ -115,6 +118,7 @@ def begin_request() -> None:
 
 def register_request_hooks(app: Flask) -> None:
     """The one hook before every request and the one after it."""
+    periodic = app.extensions["periodic"]
     security_headers = [("X-Content-Type-Options", "nosniff")]
     if app.config["HSTS"]:
         security_headers.append(
@@ -132,9 +136,18 @@ def register_request_hooks(app: Flask) -> None:
         if req.private:
             headers["Cache-Control"] = "no-store"
         rule = req.url_rule
-        log.info("%s %s %s %d %.1fms", req.request_id, req.method,
-                 rule.rule if rule is not None else UNMATCHED_ROUTE, response.status_code,
-                 (time.perf_counter() - req.started) * 1000)
+        route = rule.rule if rule is not None else UNMATCHED_ROUTE
+        status = response.status_code
+        duration = round((time.perf_counter() - req.started) * 1000, 1)
+        user = req.user
+        fields = {"method": req.method, "route": route, "status": status,
+                  "duration_ms": duration}
+        if user is not None:
+            fields["user_id"] = user["id"]
+        log.info("%s %s %d %.1fms", req.method, route, status, duration,
+                 extra={"request": fields})
+        periodic.tick()
+        logs.request_id.set(None)
         return response
 
     app.request_class = Request

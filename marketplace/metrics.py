@@ -1,17 +1,16 @@
 """Service counters (cache hits, rate-limit rejections, Redis errors), summed over workers.
 
-Each process counts in memory and adds its deltas to one Redis hash at most every
-FLUSH_INTERVAL seconds, piggy-backed on a request that is ending anyway: no Redis round
-trip per request, and the totals cover every worker of every instance. Deltas that could
-not be flushed (Redis down) are kept and flushed later.
+Each process counts in memory and adds its deltas to one Redis hash every FLUSH_INTERVAL
+seconds (a job of `marketplace/periodic.py`, run on the way out of a request): no Redis
+round trip per request, and the totals cover every worker of every instance. Deltas that
+could not be flushed (Redis down) are kept and flushed later.
 """
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
 
-from flask import Flask, current_app
+from flask import current_app
 
 from marketplace import keys
 from marketplace.redis import degrade
@@ -21,7 +20,6 @@ NAMES = ("cache_hits", "cache_misses", "rate_limited", "redis_errors")
 
 _pending: Counter[str] = Counter()
 _lock = threading.Lock()
-_last_flush = time.monotonic()
 _reported_errors = 0
 
 
@@ -44,13 +42,8 @@ def _take_pending() -> Counter[str]:
     return taken
 
 
-def flush(force: bool = False) -> None:
-    """Add this process's deltas to the shared hash (at most every FLUSH_INTERVAL s)."""
-    global _last_flush
-    now = time.monotonic()
-    if not force and now - _last_flush < FLUSH_INTERVAL:
-        return
-    _last_flush = now
+def flush() -> None:
+    """Add this process's deltas to the shared hash."""
     deltas = _take_pending()
     if deltas and not _send(deltas):
         with _lock:  # keep them for the next flush, beside what arrived meanwhile
@@ -73,17 +66,9 @@ def _stored() -> dict[bytes, bytes]:
 
 def totals() -> dict[str, int]:
     """Counters of all workers (flushed) plus this process's unflushed deltas."""
-    flush(force=True)
+    flush()
     values = {name.decode(): int(v) for name, v in _stored().items()}
     with _lock:
         for name, amount in _pending.items():
             values[name] = values.get(name, 0) + amount
     return {name: values.get(name, 0) for name in NAMES}
-
-
-def init_app(app: Flask) -> None:
-    """Flush on the way out of requests, after the response is built."""
-
-    @app.teardown_request
-    def flush_counters(_exc: BaseException | None) -> None:
-        flush()

@@ -14,11 +14,12 @@ from typing import Any
 import psycopg2
 import pytest
 
+from marketplace.auth import revocation
 from marketplace.auth.revocation import TRIM_LOCK_ID
 from marketplace.auth.revocation import trim_all_expired as trim_all_revoked_tokens
 from marketplace.auth.revocation import trim_expired as trim_revoked_tokens
-from marketplace.health import monitoring
 from marketplace.keys import REVOKED_EXPIRY_MARGIN as EXPIRY_MARGIN
+from marketplace.periodic import TRIM_INTERVAL
 from tests.conftest import count_rows
 from tests.processes import ROOT
 
@@ -128,24 +129,16 @@ def test_concurrent_trims_delete_each_row_once(app: Any, db: Any) -> None:
 # ---- the service's own trim, from the periodic check after requests
 
 
-@pytest.fixture
-def trim_due(monkeypatch: Any) -> None:
-    """This process has neither checked nor trimmed yet (as a freshly started worker)."""
-    monkeypatch.setattr(monitoring, "_last_check", float("-inf"))
-    monkeypatch.setattr(monitoring, "_last_trim", float("-inf"))
-
-
 def _trim_lines(caplog: Any) -> list[str]:
     return [r.getMessage() for r in caplog.records
-            if r.name == monitoring.log.name and "revoked_tokens trim" in r.getMessage()]
+            if r.name == revocation.log.name and "revoked_tokens trim" in r.getMessage()]
 
 
 def test_the_service_trims_after_a_request_at_most_once_an_hour(
-        make_app: Any, db: Any, redis: Any, trim_due: None, monkeypatch: Any,
-        caplog: Any) -> None:
-    app = make_app(ALERT_CHECK_INTERVAL=1)
+        make_app: Any, db: Any, redis: Any, caplog: Any) -> None:
+    app = make_app(ALERT_CHECK_INTERVAL=1)  # a fresh app: every job is due
     client = app.test_client()
-    caplog.set_level(logging.INFO, logger=monitoring.log.name)
+    caplog.set_level(logging.INFO, logger=revocation.log.name)
     revoked(db, 12, -3600)
     revoked(db, 3, 3600)
     assert client.get("/api/v1/health").status_code == 200
@@ -153,19 +146,18 @@ def test_the_service_trims_after_a_request_at_most_once_an_hour(
     assert _trim_lines(caplog) == ["revoked_tokens trim: removed 12 expired row(s)"]
 
     revoked(db, 5, -3600)
-    monkeypatch.setattr(monitoring, "_last_check", float("-inf"))  # the check runs again...
+    jobs = app.extensions["periodic"]
+    jobs.make_due("redis-check")  # the check runs again...
     assert client.get("/api/v1/health").status_code == 200
     assert count_rows(db, "revoked_tokens") == 8  # ...but the hour has not passed
+    assert jobs.jobs["trim"].interval == TRIM_INTERVAL
 
-    monkeypatch.setattr(monitoring, "_last_check", float("-inf"))
-    monkeypatch.setattr(monitoring, "_last_trim",
-                        monitoring.time.monotonic() - monitoring.TRIM_INTERVAL)
+    jobs.make_due("trim")  # an hour later
     assert client.get("/api/v1/health").status_code == 200
     assert count_rows(db, "revoked_tokens") == 3
 
 
-def test_the_trim_is_off_with_the_periodic_check(make_app: Any, db: Any, redis: Any,
-                                                 trim_due: None) -> None:
+def test_the_trim_is_off_with_the_periodic_check(make_app: Any, db: Any, redis: Any) -> None:
     client = make_app(ALERT_CHECK_INTERVAL=0).test_client()
     revoked(db, 4, -3600)
     assert client.get("/api/v1/health").status_code == 200
@@ -173,7 +165,7 @@ def test_the_trim_is_off_with_the_periodic_check(make_app: Any, db: Any, redis: 
 
 
 def test_the_service_skips_the_trim_while_another_process_trims(
-        make_app: Any, db: Any, redis: Any, database_url: str, trim_due: None) -> None:
+        make_app: Any, db: Any, redis: Any, database_url: str) -> None:
     client = make_app(ALERT_CHECK_INTERVAL=1).test_client()
     revoked(db, 4, -3600)
     other = psycopg2.connect(database_url)
@@ -188,9 +180,9 @@ def test_the_service_skips_the_trim_while_another_process_trims(
 
 
 def test_a_database_outage_never_reaches_the_client(make_app: Any, redis: Any,
-                                                    trim_due: None, caplog: Any) -> None:
+                                                    caplog: Any) -> None:
     app = make_app(ALERT_CHECK_INTERVAL=1, DATABASE_URL="postgresql://root@127.0.0.1:1/nowhere")
-    caplog.set_level(logging.INFO, logger=monitoring.log.name)
+    caplog.set_level(logging.INFO, logger=revocation.log.name)
     response = app.test_client().get("/api/v1/health")
     assert response.status_code == 200 and response.json["status"] == "ok"
     assert _trim_lines(caplog) == ["revoked_tokens trim skipped: ServiceUnavailable"]

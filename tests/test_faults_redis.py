@@ -29,6 +29,8 @@ from tests.servers import PrivateRedis
 UNLIMITED = "100000 per minute"
 RECOVERY_BOUND = 5.0  # seconds from Redis answering again to caching and health being back
 REQUEST_BOUND = 2.5  # seconds any request may take while Redis is frozen (normal + ~1 s)
+PROBE_INTERVAL = 1.0  # REDIS_PROBE_INTERVAL and REDIS_SOCKET_TIMEOUT of the service (defaults)
+SOCKET_TIMEOUT = 0.25
 
 
 @pytest.fixture
@@ -186,7 +188,12 @@ def test_redis_frozen_requests_stay_bounded(make_world: Any, private_redis: Priv
     assert probes["/health/ready"][0] == 200 and probes["/health/ready"][1] < 5
     assert probes["/health"][0] == 200 and probes["/health"][1] < 5
 
-    # Limits are counted in Redis again by every worker: 20 reads add exactly 20.
+    # The promise right after recovery: a process whose breaker is still open lets one
+    # request per REDIS_PROBE_INTERVAL try Redis with its own count, so once that interval
+    # has passed since Redis answered again (its last failure may be a timeout that ended
+    # just after the thaw), every worker counts in Redis: 20 reads add exactly 20.
+    settled = thawed_at + PROBE_INTERVAL + SOCKET_TIMEOUT
+    time.sleep(max(0.0, settled - time.monotonic()))
     before = rate_counter(admin, "projects")
     for _ in range(20):
         assert http("GET", list_url(base)).status == 200

@@ -122,7 +122,7 @@ def test_full_workload_leaves_every_key_with_a_ttl_and_never_sends_keys(
     assert runner.invoke(args=["cleanup"]).exit_code == 0
     with app.app_context():
         from marketplace import metrics
-        metrics.flush(force=True)
+        metrics.flush()
 
     keys = {key.decode(): server.ttl(key) for key in server.scan_iter(count=1000)}
     without_ttl = sorted(key for key, ttl in keys.items() if ttl < 0)

@@ -16,6 +16,7 @@ from typing import Any
 
 from marketplace import generations as gen
 from marketplace import keys
+from marketplace.errors import ServiceUnavailable
 from marketplace.extensions import db, generations, redis_store
 from marketplace.redis import degrade
 
@@ -170,3 +171,16 @@ def trim_all_expired(batch: int = TRIM_BATCH) -> int:
         removed += deleted
         if deleted < batch:
             return removed
+
+
+def periodic_trim() -> None:
+    """One bounded batch of expired rows (a job of `marketplace/periodic.py`, about once an
+    hour per process); skipped while another process trims. A database outage is logged
+    (by db.py, and here) and never reaches the client."""
+    try:
+        removed = trim_expired()
+    except ServiceUnavailable as exc:
+        log.warning("revoked_tokens trim skipped: %s", type(exc).__name__)
+        return
+    if removed:
+        log.info("revoked_tokens trim: removed %d expired row(s)", removed)

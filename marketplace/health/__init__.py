@@ -3,8 +3,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from marketplace.health import monitoring, redis_stats  # noqa: F401 (adds its route to bp)
+    from marketplace.health import redis_stats  # noqa: F401 (adds its route to bp)
     from marketplace.health.routes import bp
 
     app.register_blueprint(bp)
-    monitoring.init_app(app)

@@ -3,23 +3,20 @@ key counts per contract prefix, and alerts when a free-plan limit comes close.
 
 Shared by the admin route and the CLI. Crossing a threshold is logged once per process
 (when it is first seen, and again only after it cleared and was crossed anew), by whoever
-collected the figures: redis-stats, redis-check, or the periodic check of `init_app`, which
-also trims expired `revoked_tokens` rows about once an hour.
+collected the figures: redis-stats, redis-check, or the service's periodic check
+(`periodic_check`, run by `marketplace/periodic.py` every ALERT_CHECK_INTERVAL seconds).
 """
 from __future__ import annotations
 
 import logging
 import threading
-import time
 from typing import Any
 
-import psycopg2
 import redis
-from flask import Flask, current_app
+from flask import current_app
 
 from marketplace import metrics
-from marketplace.errors import ServiceUnavailable
-from marketplace.redis import REDIS_ERRORS
+from marketplace.redis import degrade
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +26,9 @@ EXACT_COUNT_LIMIT = 10_000  # up to this DBSIZE every key is counted; above, a s
 SAMPLE_SIZE = 5_000  # keys looked at (SCAN COUNT 1000) when the db is larger
 SCAN_COUNT = 1_000
 SERVICE_CLIENT_NAME = "marketplace"  # the pool's CLIENT SETNAME (marketplace/redis.py)
-TRIM_INTERVAL = 3600  # seconds between two revoked_tokens trims of one process
 
 _lock = threading.Lock()
 _crossed: set[str] = set()  # metrics above their threshold at this process's last look
-_last_check = float("-inf")  # never yet (monotonic() starts near 0 at boot)
-_last_trim = float("-inf")  # never yet: a fresh process (a free instance waking up) trims once
 
 
 def _int(section: dict[str, Any], name: str) -> int:
@@ -150,47 +144,7 @@ def check_thresholds() -> list[dict[str, Any]]:
     return alerts
 
 
-def periodic_trim() -> None:
-    """One bounded batch of expired revoked_tokens rows; skipped while another process trims.
-
-    Runs after a response was built: a database outage is logged (by db.py, and here)
-    and never reaches the client.
-    """
-    try:
-        from marketplace.auth import revocation
-
-        removed = revocation.trim_expired()
-    except (ServiceUnavailable, psycopg2.Error) as exc:
-        log.warning("revoked_tokens trim skipped: %s", type(exc).__name__)
-        return
-    if removed:
-        log.info("revoked_tokens trim: removed %d expired row(s)", removed)
-
-
-def init_app(app: Flask) -> None:
-    """After a request, at most every ALERT_CHECK_INTERVAL seconds: look at the thresholds
-    and, if TRIM_INTERVAL has passed for this process, trim `revoked_tokens`.
-
-    Off by default under TESTING (0), so other tests' Redis command counts stay exact.
-    """
-    interval = app.config["ALERT_CHECK_INTERVAL"]
-    if not interval:
-        return
-
-    @app.teardown_request
-    def check_now_and_then(_exc: BaseException | None) -> None:
-        global _last_check, _last_trim
-        now = time.monotonic()
-        with _lock:
-            if now - _last_check < interval:
-                return
-            _last_check = now
-            trim_due = now - _last_trim >= TRIM_INTERVAL
-            if trim_due:
-                _last_trim = now
-        try:
-            check_thresholds()
-        except REDIS_ERRORS:
-            pass  # the breaker has logged the outage
-        if trim_due:
-            periodic_trim()
+@degrade(None)  # Redis down: the breaker has logged the outage
+def periodic_check() -> None:
+    """The service's own look at its thresholds (a job of `marketplace/periodic.py`)."""
+    check_thresholds()
