@@ -17,6 +17,8 @@ ERROR_CODES = (
     "internal_error", "service_unavailable",
 )
 ProjectStatus = Literal[STATUSES]  # type: ignore[valid-type]
+HEALTH_ERROR = ("What is down, in the contract's words (`Redis is unavailable.`, `Database is "
+                "unavailable.`); never a host, port, database name or driver message.")
 
 
 class Error(BaseModel):
@@ -158,7 +160,7 @@ class DependencyDown(BaseModel):
 
     success: Literal[False]
     status: Literal["disconnected"]
-    error: str
+    error: str = Field(description=HEALTH_ERROR)
     code: Literal["service_unavailable"]
     timestamp: datetime
 
@@ -171,7 +173,7 @@ class Ready(Success):
 class NotReady(BaseModel):
     success: Literal[False]
     status: Literal["unavailable"]
-    error: str
+    error: str = Field(description=HEALTH_ERROR)
     code: Literal["service_unavailable"]
     timestamp: datetime
 
