@@ -3,7 +3,7 @@ the service keeps answering correctly (revocation, limits, caches), and says so.
 
 The response cache cannot be that workload any more (its entries are capped and stop at a
 share of Redis's memory, see test_cache_memory.py): the pressure comes from another writer
-of the same Redis, here `temp:` keys of ~180 KB that `flask cleanup` removes afterwards.
+of the same Redis, here keys of ~180 KB that the test deletes afterwards.
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from tests.servers import PrivateRedis
 API = "/api/v1"
 MAXMEMORY = 2 * 1024 * 1024
 FILLER = b"f" * 180_000
+FILLER_PREFIX = "other-writer:"  # not a prefix of the service
 
 
 @pytest.fixture
@@ -33,7 +34,7 @@ def _flood(server: redis_lib.Redis, client: Any, rounds: range) -> int:
     """Fill Redis with distinct ~180 KB keys of another writer, reading a list page through
     the service between them; the bytes written."""
     for i in rounds:
-        server.set(f"temp:filler:{i}", FILLER, ex=600)
+        server.set(f"{FILLER_PREFIX}{i}", FILLER, ex=600)
         response = client.get(f"{API}/projects?per_page={i % 60 + 1}",
                               environ_base={"REMOTE_ADDR": "10.1.0.1"})
         assert response.status_code == 200
@@ -78,7 +79,8 @@ def test_service_stays_correct_under_eviction(make_app: Any, db: Any, small_redi
 
     # Caches refill once the other writer's data is gone: a MISS rebuilds the entry, the
     # next read is a HIT with the same data.
-    assert app.test_cli_runner().invoke(args=["cleanup"]).exit_code == 0
+    fillers = list(server.scan_iter(match=f"{FILLER_PREFIX}*"))
+    assert fillers and server.delete(*fillers) == len(fillers)
     for pid in (ids[0], ids[-1]):
         first = client.get(f"{API}/projects/{pid}")
         second = client.get(f"{API}/projects/{pid}")
