@@ -5,9 +5,11 @@ import os
 import secrets
 from collections.abc import Mapping, MutableMapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from marketplace import keys
+
+Number = TypeVar("Number", int, float)
 
 
 class ConfigError(RuntimeError):
@@ -32,6 +34,12 @@ def _float(environ: Mapping[str, str], name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+
+
+def _bounded(name: str, value: Number, low: Number, high: Number) -> Number:
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be from {low} to {high}, got {value}")
+    return value
 
 
 def normalise_database_url(url: str | None) -> str | None:
@@ -106,12 +114,22 @@ class Config:
         self.DB_POOL_TIMEOUT = _float(env, "DB_POOL_TIMEOUT", 1.0)
 
         self.TRUSTED_PROXY_COUNT = _int(env, "TRUSTED_PROXY_COUNT", 0)
+        # Per-address limits count an IPv6 client by its network (see marketplace/network.py).
+        self.IPV6_PREFIX_LENGTH = _bounded(
+            "IPV6_PREFIX_LENGTH", _int(env, "IPV6_PREFIX_LENGTH", 64), 1, 128)
         self.AUTH_RATE_LIMIT = env.get("AUTH_RATE_LIMIT", "5 per 15 minutes")
         self.LOGIN_FAILURE_LIMIT = env.get("LOGIN_FAILURE_LIMIT", "5 per 15 minutes")
         self.PROJECTS_RATE_LIMIT = env.get("PROJECTS_RATE_LIMIT", "100 per 15 minutes")
 
         self.CACHE_DEFAULT_TIMEOUT = _int(env, "CACHE_DEFAULT_TIMEOUT", 300)
         self.SUMMARY_CACHE_TIMEOUT = _int(env, "SUMMARY_CACHE_TIMEOUT", 60)
+        # What the response cache may take of Redis (see marketplace/response_cache.py):
+        # no entry over CACHE_MAX_ENTRY_BYTES, and nothing stored once Redis's memory use
+        # would pass CACHE_MEMORY_SHARE of maxmemory (REDIS_MEMORY_LIMIT when Redis has none).
+        self.CACHE_MAX_ENTRY_BYTES = _int(env, "CACHE_MAX_ENTRY_BYTES", 131_072)
+        self.CACHE_MEMORY_SHARE = _bounded(
+            "CACHE_MEMORY_SHARE", _float(env, "CACHE_MEMORY_SHARE", 0.5), 0.0, 1.0)
+        self.REDIS_MEMORY_LIMIT = _int(env, "REDIS_MEMORY_LIMIT", 25_000_000)
         self.USER_CACHE_TTL = _int(env, "USER_CACHE_TTL", 300)
         self.ACTIVE_USER_WINDOW = _int(env, "ACTIVE_USER_WINDOW", 900)
 

@@ -1,4 +1,10 @@
-"""The PostgreSQL pool of a worker process, visible transactions, and the 503 when it is down."""
+"""The PostgreSQL pool of a worker process, visible transactions, and the 503 when it is down.
+
+A statement that ran past DB_STATEMENT_TIMEOUT_MS (or was cancelled otherwise) is that
+request's failure only: psycopg2 raises it as an OperationalError, like a lost connection,
+but the connection is healthy. It is rolled back and returned to the pool, the other idle
+connections are kept, and the request gets a 503. Only a lost connection drops them all.
+"""
 from __future__ import annotations
 
 import logging
@@ -11,6 +17,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg2
+import psycopg2.errors
 import psycopg2.extras
 import psycopg2.pool
 from flask import current_app
@@ -24,6 +31,8 @@ psycopg2.extras.register_uuid()
 
 # Errors that mean "the database cannot be reached", as opposed to a bug in our SQL.
 UNAVAILABLE_ERRORS = (psycopg2.OperationalError, psycopg2.InterfaceError)
+# An OperationalError on a live connection: the server cancelled the statement.
+CANCELLED_ERRORS = (psycopg2.errors.QueryCanceled,)
 
 
 def _has_input(conn: Any) -> bool:
@@ -116,6 +125,12 @@ class Pool:
             broken = False
             try:
                 yield conn
+            except CANCELLED_ERRORS as exc:
+                if conn.closed:  # cancelled by a server going away: the connection is lost
+                    broken = True
+                    pool_adapter.discard_idle(pool)
+                log.warning("database statement cancelled: %s", str(exc).strip()[:200])
+                raise ServiceUnavailable("Database took too long, please retry.") from exc
             except UNAVAILABLE_ERRORS as exc:
                 broken = True
                 log.warning("database connection lost: %s", str(exc).strip()[:200])

@@ -16,7 +16,9 @@ from marketplace import keys
 from marketplace.redis import degrade
 
 FLUSH_INTERVAL = 5.0
-NAMES = ("cache_hits", "cache_misses", "rate_limited", "redis_errors")
+# cache_not_stored: responses served but not cached (over CACHE_MAX_ENTRY_BYTES, or
+# Redis at the response cache's share of its memory; see response_cache).
+NAMES = ("cache_hits", "cache_misses", "cache_not_stored", "rate_limited", "redis_errors")
 
 _pending: Counter[str] = Counter()
 _lock = threading.Lock()

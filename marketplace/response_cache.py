@@ -9,6 +9,12 @@ A limited route's planner (`limit_storage.plan_reads`) lets the rate-limit check
 entry and marker in its own round trip; `_fresh` takes them from there when it did.
 Misses are single-flight: one computation per key in a process (a lock per key), and
 across processes a short Redis lock whose losers poll the entry briefly.
+
+The cache shares Redis with sessions, rate-limit counters and revocations, and Redis
+evicts under `allkeys-lru` when full: entries must never be what fills it. An entry over
+CACHE_MAX_ENTRY_BYTES is served but not stored, and the store script refuses to store
+while Redis's memory in use plus the entry would pass CACHE_MEMORY_SHARE of its maxmemory
+(of REDIS_MEMORY_LIMIT when Redis has none). Both count `cache_not_stored`.
 """
 from __future__ import annotations
 
@@ -55,6 +61,23 @@ return 1
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
+"""
+# Store KEYS[1] = ARGV[1] for ARGV[2] s unless used_memory + the entry would pass ARGV[3]
+# (the share) of maxmemory, or of ARGV[4] when maxmemory is 0; then release the lock
+# KEYS[2] if ARGV[5] still holds it. Returns 1 when stored. INFO is read inside the script,
+# so the check and the SET see the same memory (Redis 6.2 and 7 allow it in scripts).
+_STORE = """
+local info = redis.call('INFO', 'memory')
+local used = tonumber(string.match(info, '\\nused_memory:(%d+)')) or 0
+local limit = tonumber(string.match(info, '\\nmaxmemory:(%d+)')) or 0
+if limit == 0 then limit = tonumber(ARGV[4]) end
+local stored = 0
+if used + #KEYS[1] + #ARGV[1] <= limit * tonumber(ARGV[3]) then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+  stored = 1
+end
+if KEYS[2] and redis.call('GET', KEYS[2]) == ARGV[5] then redis.call('DEL', KEYS[2]) end
+return stored
 """
 
 
@@ -206,13 +229,22 @@ class ResponseCache:
     @degrade()
     def _store(self, key: str, generation: int, body: bytes, timeout: int | None,
                lock_key: str | None, token: str) -> None:
-        """Store the entry and release our lock (if we hold it) in one round trip."""
-        ttl = timeout or current_app.config["CACHE_DEFAULT_TIMEOUT"]
-        pipe = redis_store.client.pipeline(transaction=False)
-        pipe.set(KEY_PREFIX + key, b"%d:%s" % (generation, body), ex=ttl)
-        if lock_key is not None:
-            pipe.eval(_RELEASE, 1, lock_key, token)
-        pipe.execute()
+        """Store the entry, within its size and memory limits, and release our lock (if we
+        hold it) in one round trip: one EVALSHA (redis-py loads the script first when Redis
+        answers NOSCRIPT, e.g. after a restart)."""
+        cfg = current_app.config
+        entry = b"%d:%s" % (generation, body)
+        if len(entry) > cfg["CACHE_MAX_ENTRY_BYTES"]:
+            metrics.incr("cache_not_stored")
+            if lock_key is not None:
+                self._release(lock_key, token)
+            return
+        keys = [KEY_PREFIX + key] + ([lock_key] if lock_key is not None else [])
+        ttl = timeout or cfg["CACHE_DEFAULT_TIMEOUT"]
+        store = redis_store.client.register_script(_STORE)
+        if not store(keys, [entry, ttl, cfg["CACHE_MEMORY_SHARE"], cfg["REDIS_MEMORY_LIMIT"],
+                            token]):
+            metrics.incr("cache_not_stored")
 
     @degrade()
     def _release(self, lock_key: str, token: str) -> None:

@@ -72,6 +72,9 @@ def base_config(database_url: str, redis_url: str, **overrides: Any) -> dict[str
         "REDIS_URL": redis_url,
         "SESSION_SECRET": "test-session-secret-" + "x" * 32,
         "JWT_SECRET": "test-jwt-secret-" + "y" * 32,
+        # The suite's Redis has no maxmemory and is shared with other runs: the response
+        # cache's memory share is checked against private servers (test_cache_memory.py).
+        "REDIS_MEMORY_LIMIT": 1 << 40,
     }
     config.update(overrides)
     return config

@@ -65,8 +65,8 @@ def test_redis_stats_are_typed_figures_parsed_from_info(
     assert all(isinstance(body[name], int) for name in
                ("ops_per_sec", "evicted_keys", "expired_keys", "uptime_seconds"))
     assert body["hit_ratio"] is None or 0 <= body["hit_ratio"] <= 1
-    assert set(body["counters"]) == {"cache_hits", "cache_misses", "rate_limited",
-                                     "redis_errors"}
+    assert set(body["counters"]) == {"cache_hits", "cache_misses", "cache_not_stored",
+                                     "rate_limited", "redis_errors"}
     assert body["alerts"] == []
     assert "\r\n" not in str(body)  # never the raw INFO text
 

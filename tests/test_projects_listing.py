@@ -1,7 +1,9 @@
-"""Listing and search: filters, sorts, pagination, featured; at 100,000 projects every filter
-uses an index (EXPLAIN of the exact statement the store runs); the seed-demo command."""
+"""Listing and search: filters, sorts, pagination, featured; at 100,000 projects every query
+shape (filters, sorts, deep pages) uses an index (EXPLAIN of the exact statement the store
+runs), and a search with nothing to look up is refused unscanned; the seed-demo command."""
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -11,7 +13,12 @@ from marketplace.generations import PROJECTS as GENERATION
 from marketplace.projects import store
 from marketplace.projects.query import ListQuery
 from tests.conftest import count_rows
-from tests.plugins.projects import PROJECTS
+from tests.plugins.projects import PROJECTS, cache_keys
+
+# Searches PostgreSQL cannot look up in the index: only -excluded words, only stop words,
+# only punctuation, an OR with a negation, only the replacement character U+FFFD.
+UNSEARCHABLE = ["-foo -bar", "the", "the and of", "!!!", "-", '""', "foo or -bar",
+                "-\"web scraper\"", "\ufffd"]
 
 
 @pytest.fixture
@@ -50,7 +57,6 @@ def test_filters_sorts_and_search(client: Any, catalogue: dict[str, str]) -> Non
     assert listed(client, "q=crawling") == [c["scraper"]]  # description, English stemming
     assert listed(client, "q=tickets%20agent") == [c["chatbot"]]
     assert listed(client, "q=%22web%20scraper%22%20-flask") == [c["scraper"]]
-    assert listed(client, "q=the") == []  # only a stop word: matches nothing, no error
     assert listed(client, "q=python&skill=python&status=open") == []
 
 
@@ -72,6 +78,19 @@ def test_featured_are_open_projects_by_budget(client: Any, catalogue: dict[str, 
     assert {p["status"] for p in data} == {"open"}
 
 
+@pytest.mark.parametrize("q", UNSEARCHABLE)
+def test_a_search_with_nothing_to_look_up_is_400_and_never_cached(
+        client: Any, catalogue: dict[str, str], redis: Any, q: str) -> None:
+    for _ in range(2):  # the second is no HIT: nothing was stored
+        response = client.get(f"{PROJECTS}/", query_string={"q": q, "sort": "budget"})
+        assert response.status_code == 400, (q, response.json)
+        assert response.json["code"] == "invalid_request"
+        assert set(response.json["details"]) == {"q"}
+        assert "X-Cache" not in response.headers
+    assert cache_keys(redis) == []
+    assert listed(client, "q=scraper%20-flask") == [catalogue["scraper"]]  # one term is enough
+
+
 def _plan_nodes(plan: Any) -> list[dict[str, Any]]:
     nodes = [plan]
     for child in plan.get("Plans", []):
@@ -79,7 +98,48 @@ def _plan_nodes(plan: Any) -> list[dict[str, Any]]:
     return nodes
 
 
-def test_seed_demo_and_every_filter_uses_an_index(app: Any, db: Any) -> None:
+FILTERS = {"status": "open", "skill": "redis", "q": "api"}  # open: 60 % of the table
+# (page, per_page): the first pages, deep ones (offsets near the table's 100,000 rows) and
+# the largest page the API accepts.
+PAGES = [(1, 20), (1, 100), (500, 100), (999, 100), (1000, 100), (100_000, 100)]
+
+
+def every_query_shape() -> list[ListQuery]:
+    """Both sorts, every combination of the filters, shallow and deep pages."""
+    return [ListQuery(page=page, per_page=per_page, sort=sort,
+                      **{name: FILTERS[name] for name in names})
+            for sort in ("newest", "budget")
+            for size in range(len(FILTERS) + 1)
+            for names in itertools.combinations(FILTERS, size)
+            for page, per_page in PAGES]
+
+
+def _expected_index(query: ListQuery | str) -> str:
+    """The index of the most selective filter, else the one of the sort order."""
+    if query == "featured":
+        return "projects_status_budget_idx"
+    assert isinstance(query, ListQuery)
+    if query.q:
+        return "projects_search_idx"
+    if query.skill:
+        return "projects_skills_idx"
+    order = "created" if query.sort == "newest" else "budget"
+    return f"projects_status_{order}_idx" if query.status else f"projects_{order}_idx"
+
+
+def _explain(cur: Any, explain: str, sql: str, params: Any) -> list[dict[str, Any]]:
+    cur.execute(explain + sql, params)
+    raw = cur.fetchone()[0]
+    plan = raw if isinstance(raw, list) else json.loads(raw)
+    return _plan_nodes(plan[0]["Plan"])
+
+
+def _scans(nodes: list[dict[str, Any]]) -> list[tuple[str, str | None]]:
+    return [(n["Node Type"], n.get("Index Name")) for n in nodes
+            if n.get("Relation Name") == "projects" or n.get("Index Name")]
+
+
+def test_seed_demo_and_every_query_shape_uses_an_index(app: Any, db: Any) -> None:
     runner = app.test_cli_runner()
     result = runner.invoke(args=["seed-demo", "--projects", "100000", "--users", "40"])
     assert result.exit_code == 0, result.output
@@ -96,30 +156,19 @@ def test_seed_demo_and_every_filter_uses_an_index(app: Any, db: Any) -> None:
         cur.execute("SELECT count(DISTINCT password_hash) FROM users")
         assert cur.fetchone()[0] == 1  # hashed once for every demo user
 
-    expected = {
-        ListQuery(): "projects_created_idx",
-        ListQuery(sort="budget"): "projects_budget_idx",
-        ListQuery(status="open"): "projects_status_created_idx",
-        ListQuery(status="cancelled", sort="budget"): "projects_status_budget_idx",
-        ListQuery(skill="redis"): "projects_skills_idx",
-        ListQuery(skill="redis", sort="budget"): "projects_skills_idx",
-        ListQuery(q="chatbot fintech"): "projects_search_idx",
-        ListQuery(q="scraper", status="open", sort="budget"): "projects_search_idx",
-        ListQuery(page=50, per_page=50): "projects_created_idx",  # deep pages: see docs
-    }
-    statements = {query: store.list_statement(query) for query in expected}
+    statements = {query: store.list_statement(query) for query in every_query_shape()}
     statements["featured"] = (store.FEATURED_SQL, (store.FEATURED_LIMIT, GENERATION))
-    expected["featured"] = "projects_status_budget_idx"
     with db.cursor() as cur:
         for query, (sql, params) in statements.items():
-            cur.execute("EXPLAIN (FORMAT JSON) " + sql, params)
-            raw = cur.fetchone()[0]
-            plan = raw if isinstance(raw, list) else json.loads(raw)
-            nodes = _plan_nodes(plan[0]["Plan"])
-            scans = [(n["Node Type"], n.get("Index Name")) for n in nodes
-                     if n.get("Relation Name") == "projects" or n.get("Index Name")]
+            scans = _scans(_explain(cur, "EXPLAIN (FORMAT JSON) ", sql, params))
             assert not [s for s in scans if s[0] == "Seq Scan"], (query, scans)
-            assert expected[query] in {name for _, name in scans}, (query, scans)
+            assert _expected_index(query) in {name for _, name in scans}, (query, scans)
+        for q in UNSEARCHABLE:  # planned to nothing: no row of projects is ever read
+            sql, params = store.list_statement(ListQuery(q=q, page=999, per_page=100))
+            nodes = _explain(cur, "EXPLAIN (ANALYZE, FORMAT JSON) ", sql, params)
+            assert any(node.get("One-Time Filter") == "false" for node in nodes), q
+            assert not [node for node in nodes if node.get("Relation Name") == "projects"
+                        and node["Actual Loops"] > 0], (q, _scans(nodes))
 
     client = app.test_client()
     page = client.get(f"{PROJECTS}/?skill=redis&sort=budget&per_page=5")

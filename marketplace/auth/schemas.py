@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from marketplace.validation import parse_body
+from marketplace.validation import clean_text, parse_body
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -23,11 +23,9 @@ def _email(value: str) -> str:
 
 
 def _name(value: str) -> str:
-    value = value.strip()
+    value = clean_text(value).strip()
     if not 1 <= len(value) <= 100:
         raise ValueError("must be 1 to 100 characters")
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
     return value
 
 

@@ -1,4 +1,8 @@
-"""Dependency probes with a hard deadline, so a hung server cannot hang a health check."""
+"""Dependency probes with a hard deadline, so a hung server cannot hang a health check.
+
+A failed probe raises ProbeFailed with a short reason for the log; it may name hosts,
+ports and databases, so the routes never put it in a response.
+"""
 from __future__ import annotations
 
 import select
@@ -11,7 +15,8 @@ from marketplace.redis import REDIS_ERRORS, RedisHandle
 
 
 class ProbeFailed(Exception):
-    """The dependency did not answer in time or answered with an error."""
+    """The dependency did not answer in time or answered with an error (the reason is for
+    the log only)."""
 
 
 def probe_redis(handle: RedisHandle) -> float:

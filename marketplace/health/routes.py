@@ -1,6 +1,13 @@
-"""Health routes: never rate-limited, never touching the session, each bounded to ~1 s."""
+"""Health routes: never rate-limited, never touching the session, each bounded to ~1 s.
+
+They answer anyone, so a failure is said in the contract's words only ("Redis is
+unavailable."): the driver's message names hosts, ports, database and user names, which
+go to the log (one warning line per failed probe), never into a response.
+"""
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app
@@ -9,19 +16,29 @@ from marketplace.extensions import redis_store
 from marketplace.health.probes import ProbeFailed, probe_postgres, probe_redis
 from marketplace.http import json_response
 
+log = logging.getLogger(__name__)
+
 bp = Blueprint("health", __name__, url_prefix="/api/v1/health")
+
+REDIS_DOWN = "Redis is unavailable."
+DATABASE_DOWN = "Database is unavailable."
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _dependency(probe: object) -> Response:
+def _failed(name: str, exc: ProbeFailed) -> None:
+    log.warning("health probe: %s unavailable: %s", name, exc)
+
+
+def _dependency(name: str, down: str, probe: Callable[[], float]) -> Response:
     try:
-        latency = probe()  # type: ignore[operator]
+        latency = probe()
     except ProbeFailed as exc:
+        _failed(name, exc)
         return json_response(
-            {"success": False, "status": "disconnected", "error": str(exc),
+            {"success": False, "status": "disconnected", "error": down,
              "code": "service_unavailable", "timestamp": _now()},
             503,
         )
@@ -40,12 +57,13 @@ def alive() -> Response:
 
 @bp.get("/redis")
 def redis_health() -> Response:
-    return _dependency(lambda: probe_redis(redis_store.handle))
+    return _dependency("redis", REDIS_DOWN, lambda: probe_redis(redis_store.handle))
 
 
 @bp.get("/db")
 def db_health() -> Response:
-    return _dependency(lambda: probe_postgres(current_app.config["DATABASE_URL"]))
+    return _dependency("database", DATABASE_DOWN,
+                       lambda: probe_postgres(current_app.config["DATABASE_URL"]))
 
 
 @bp.get("/ready")
@@ -54,8 +72,9 @@ def ready() -> Response:
     try:
         probe_postgres(current_app.config["DATABASE_URL"])
     except ProbeFailed as exc:
+        _failed("database", exc)
         return json_response(
-            {"success": False, "status": "unavailable", "error": f"database: {exc}",
+            {"success": False, "status": "unavailable", "error": DATABASE_DOWN,
              "code": "service_unavailable",
              "timestamp": _now()},
             503,
@@ -63,6 +82,7 @@ def ready() -> Response:
     try:
         probe_redis(redis_store.handle)
         status = "ok"
-    except ProbeFailed:
+    except ProbeFailed as exc:
+        _failed("redis", exc)
         status = "degraded"
     return json_response({"success": True, "status": status, "timestamp": _now()})

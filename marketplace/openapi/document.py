@@ -19,8 +19,8 @@ _PATH_PARAM = re.compile(r"\{(\w+)\}")
 # Why each error status happens; the shared component `Error` is the body of every one.
 ERRORS: dict[int, str] = {
     400: "`invalid_json`: the body is not valid JSON or not an object; `invalid_request`: "
-         "a query parameter is unknown, repeated, out of range or of the wrong type "
-         "(`details` per parameter).",
+         "a query parameter is unknown, repeated, out of range or of the wrong type, holds "
+         "a control character, or (`q`) has no word to look up (`details` per parameter).",
     401: "`unauthorized` (no or malformed credentials), `token_expired`, `token_revoked` "
          "or `invalid_credentials`.",
     403: "`forbidden`: authenticated, but the role or ownership does not allow it.",

@@ -8,6 +8,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from marketplace.projects.schemas import STATUSES
+from marketplace.projects.serialize import EXCERPT_CHARS
 
 ERROR_CODES = (
     "invalid_json", "invalid_request", "unauthorized", "token_expired", "token_revoked",
@@ -16,6 +17,8 @@ ERROR_CODES = (
     "internal_error", "service_unavailable",
 )
 ProjectStatus = Literal[STATUSES]  # type: ignore[valid-type]
+HEALTH_ERROR = ("What is down, in the contract's words (`Redis is unavailable.`, `Database is "
+                "unavailable.`); never a host, port, database name or driver message.")
 
 
 class Error(BaseModel):
@@ -72,6 +75,20 @@ class Project(BaseModel):
     updated_at: datetime
 
 
+class ProjectListItem(Project):
+    """A project as lists show it: the description is an excerpt (the detail route, and
+    every write, answer with the whole project)."""
+
+    description: str = Field(
+        max_length=EXCERPT_CHARS,
+        description=f"The description, or when it is longer than {EXCERPT_CHARS} characters "
+                    "its start, cut at a word boundary where possible and ending with `…` "
+                    f"({EXCERPT_CHARS} characters at most, the ellipsis included).")
+    description_truncated: bool = Field(
+        description="True when `description` is an excerpt; `GET /projects/{project_id}` "
+                    "has the whole text.")
+
+
 class Proposal(BaseModel):
     id: UUID
     project_id: UUID
@@ -94,12 +111,12 @@ class ProjectOut(Success):
 
 
 class ProjectPage(Success):
-    data: list[Project]
+    data: list[ProjectListItem]
     pagination: Pagination
 
 
 class ProjectArray(Success):
-    data: list[Project]
+    data: list[ProjectListItem]
 
 
 class ProposalOut(Success):
@@ -148,7 +165,7 @@ class DependencyDown(BaseModel):
 
     success: Literal[False]
     status: Literal["disconnected"]
-    error: str
+    error: str = Field(description=HEALTH_ERROR)
     code: Literal["service_unavailable"]
     timestamp: datetime
 
@@ -161,7 +178,7 @@ class Ready(Success):
 class NotReady(BaseModel):
     success: Literal[False]
     status: Literal["unavailable"]
-    error: str
+    error: str = Field(description=HEALTH_ERROR)
     code: Literal["service_unavailable"]
     timestamp: datetime
 

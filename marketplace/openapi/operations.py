@@ -47,9 +47,12 @@ LIST_QUERY = [
            "Projects per page."),
     _query("status", {"type": "string", "enum": list(STATUSES)}, "Only projects in this status."),
     _query("skill", {"type": "string", "minLength": 1, "maxLength": 50},
-           "Only projects tagged with this skill (case-insensitive)."),
+           "Only projects tagged with this skill (case-insensitive). No control characters "
+           "other than newline and tab."),
     _query("q", {"type": "string", "maxLength": 200},
-           "Full-text search in title and description; empty means no search."),
+           "Full-text search in title and description; empty means no search. A search with "
+           "no word to look up (only stop words, punctuation or `-excluded` words) is a 400. "
+           "No control characters other than newline and tab."),
     _query("sort", {"type": "string", "enum": list(SORTS), "default": "newest"},
            "`newest` first, or highest `budget` first."),
 ]
@@ -92,13 +95,15 @@ OPERATIONS: tuple[Operation, ...] = (
               errors=BODY + AUTH),
     Operation("get", "/api/v1/auth/me", "me", "The caller.", (200, m.UserOut), "auth",
               BEARER_OR_COOKIE, errors=AUTH),
-    Operation("get", "/api/v1/projects", "listProjects", "Projects, filtered and paginated.",
+    Operation("get", "/api/v1/projects", "listProjects",
+              "Projects, filtered and paginated; descriptions as excerpts.",
               (200, m.ProjectPage), "projects", query=LIST_QUERY, errors=(400, *LIMITED)),
     Operation("post", "/api/v1/projects", "createProject", "Post a project (client or admin).",
               (201, m.ProjectOut), "projects", BEARER, body=ProjectIn,
               errors=BODY + AUTH + (403,) + LIMITED),
     Operation("get", "/api/v1/projects/featured", "featuredProjects",
-              "Open projects with the highest budgets; takes no parameters.",
+              "Open projects with the highest budgets, descriptions as excerpts; takes no "
+              "parameters.",
               (200, m.ProjectArray), "projects", errors=(400, *LIMITED)),
     Operation("get", PROJECT, "getProject", "One project.", (200, m.ProjectOut), "projects",
               errors=(404, *LIMITED)),

@@ -3,7 +3,8 @@
 Each entry replaces the generated schema of one field (or adds keywords to a whole model).
 A refinement may only narrow what the model's own types say, never widen it; the route-table
 test checks that every entry names a real field, so renaming a field cannot leave one behind.
-Strings are trimmed before their length is checked, and no text field may contain NUL.
+Strings are trimmed before their length is checked, and no text field may contain a control
+character other than newline and tab (marketplace/validation.py).
 """
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from typing import Any
 
 from marketplace.projects.schemas import MAX_AMOUNT, STATUSES
 
-NO_NUL = "Must not contain NUL characters or lone surrogates."
+NO_NUL = ("Must not contain control characters (Unicode category Cc, NUL included) other "
+          "than newline and tab, nor lone surrogates.")
 AMOUNT = {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_AMOUNT,
           "description": "A JSON number (not a string, not a boolean), kept to the cent."}
 DEADLINE = {"type": "string", "maxLength": 64,
@@ -39,6 +41,8 @@ FIELDS: dict[tuple[str, str], dict[str, Any]] = {
     ("RegisterIn", "name"): {"type": "string", "minLength": 1, "maxLength": 100,
                              "description": NO_NUL},
     ("ProjectIn", "title"): TITLE,
+    ("ProjectIn", "description"): {"type": "string", "maxLength": 10_000,
+                                   "description": NO_NUL},
     ("ProjectIn", "budget"): AMOUNT,
     ("ProjectIn", "skills"): SKILLS,
     ("ProjectIn", "deadline"): _nullable(DEADLINE),
@@ -53,6 +57,8 @@ FIELDS: dict[tuple[str, str], dict[str, Any]] = {
         "description": "Only open → cancelled and in_progress → completed; any other change "
                        "of status is a 409.",
     },
+    ("ProposalIn", "cover_letter"): {"type": "string", "minLength": 1, "maxLength": 5000,
+                                     "description": NO_NUL},
     ("ProposalIn", "bid_amount"): AMOUNT,
 }
 

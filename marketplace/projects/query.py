@@ -9,7 +9,8 @@ from urllib.parse import urlencode
 from werkzeug.datastructures import MultiDict
 
 from marketplace.errors import InvalidRequest
-from marketplace.projects.schemas import STATUSES, clean_text
+from marketplace.projects.schemas import STATUSES
+from marketplace.validation import clean_text
 
 SORTS = ("newest", "budget")
 _DIGITS = re.compile(r"^[0-9]{1,7}$")

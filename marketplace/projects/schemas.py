@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-import re
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Annotated, Any, Literal, TypeVar
@@ -11,20 +10,13 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from marketplace import validation
 from marketplace.errors import ValidationFailed
+from marketplace.validation import clean_text
 
 T = TypeVar("T", bound=BaseModel)
 
 MAX_AMOUNT = 1_000_000_000
 CENT = Decimal("0.01")
 STATUSES = ("open", "in_progress", "completed", "cancelled")
-_BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
-
-
-def clean_text(value: str) -> str:
-    """No NUL (PostgreSQL refuses it) and no lone surrogate (not encodable as UTF-8)."""
-    if _BAD_TEXT.search(value):
-        raise ValueError("must not contain NUL characters or lone surrogates")
-    return value
 
 
 def _amount(value: Any) -> Decimal:

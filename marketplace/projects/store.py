@@ -4,23 +4,36 @@ from __future__ import annotations
 from typing import Any
 
 from marketplace import generations as gen
-from marketplace.errors import Conflict, Forbidden, NotFound
+from marketplace.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from marketplace.extensions import db
 from marketplace.projects.query import ListQuery
-from marketplace.projects.serialize import public_project, public_proposal
+from marketplace.projects.serialize import (
+    EXCERPT_CHARS,
+    list_item,
+    public_project,
+    public_proposal,
+)
 
 PROJECT_COLUMNS = ("id, title, description, budget, skills, status, owner_id, deadline, "
                    "proposal_count, created_at, updated_at")
+# Lists read enough of each description to cut an excerpt and tell whether it was cut.
+LIST_COLUMNS = (f"id, title, left(description, {EXCERPT_CHARS + 1}) AS description, budget, "
+                "skills, status, owner_id, deadline, proposal_count, created_at, updated_at")
 PROPOSAL_COLUMNS = "id, project_id, agent_id, cover_letter, bid_amount, status, created_at"
 FEATURED_LIMIT = 10
 _ORDER = {"newest": "created_at DESC, id DESC", "budget": "budget DESC, id DESC"}
 # PATCH may only move a project along these edges; any other change of status is a 409.
 _TRANSITIONS = {("open", "cancelled"), ("in_progress", "completed")}
+# The part of a search the GIN index can look up: 'T' when there is none (only -excluded
+# words), '' when nothing is left (only stop words or punctuation). Either would scan.
+_SEARCHABLE = "querytree(websearch_to_tsquery('english', %s)) NOT IN ('T', '')"
+UNSEARCHABLE = ("must contain a word to search for (stop words, punctuation and "
+                "-excluded words alone match nothing)")
 
 FEATURED_SQL = f"""
     SELECT g.value AS generation, p.* FROM cache_generations g
     LEFT JOIN LATERAL (
-        SELECT {PROJECT_COLUMNS} FROM projects WHERE status = 'open'
+        SELECT {LIST_COLUMNS} FROM projects WHERE status = 'open'
         ORDER BY budget DESC, id DESC LIMIT %s
     ) p ON true
     WHERE g.name = %s"""
@@ -29,7 +42,11 @@ Written = tuple[dict[str, Any], int]  # (public payload, the generation the writ
 
 
 def _filters(query: ListQuery) -> tuple[str, list[Any]]:
-    """WHERE clause over indexed columns only (status b-tree, skills GIN, search GIN)."""
+    """WHERE clause over indexed columns only (status b-tree, skills GIN, search GIN).
+
+    A search with no term the index can look up would read every row; the guard is a
+    constant the planner folds, so such a statement plans to nothing and scans nothing.
+    """
     clauses, params = ["true"], []
     if query.status:
         clauses.append("status = %s")
@@ -38,35 +55,44 @@ def _filters(query: ListQuery) -> tuple[str, list[Any]]:
         clauses.append("skills @> ARRAY[%s]::text[]")
         params.append(query.skill)
     if query.q:
-        clauses.append("search @@ websearch_to_tsquery('english', %s)")
-        params.append(query.q)
+        clauses += [_SEARCHABLE, "search @@ websearch_to_tsquery('english', %s)"]
+        params += [query.q, query.q]
     return " AND ".join(clauses), params
 
 
 def list_statement(query: ListQuery) -> tuple[str, list[Any]]:
-    """One statement, one snapshot: the generation, the total and the page (EXPLAINed in tests)."""
+    """One statement, one snapshot: the generation, whether `q` is searchable, the total and
+    the page (EXPLAINed in tests). The page is a deferred join: its ids come from an
+    index(-only) scan in the sort order, then only those rows are read."""
     where, params = _filters(query)
+    searchable, searchable_params = (_SEARCHABLE, [query.q]) if query.q else ("true", [])
+    order = _ORDER[query.sort]
     sql = f"""
-        SELECT g.value AS generation, c.total, p.*
+        SELECT g.value AS generation, {searchable} AS searchable, c.total, p.*
         FROM cache_generations g
         CROSS JOIN (SELECT count(*) AS total FROM projects WHERE {where}) c
         LEFT JOIN LATERAL (
-            SELECT {PROJECT_COLUMNS} FROM projects WHERE {where}
-            ORDER BY {_ORDER[query.sort]} LIMIT %s OFFSET %s
+            SELECT {LIST_COLUMNS} FROM (
+                SELECT id FROM projects WHERE {where} ORDER BY {order} LIMIT %s OFFSET %s
+            ) page JOIN projects USING (id)
+            ORDER BY {order}
         ) p ON true
         WHERE g.name = %s"""
     offset = (query.page - 1) * query.per_page
-    return sql, [*params, *params, query.per_page, offset, gen.PROJECTS]
+    return sql, [*searchable_params, *params, *params, query.per_page, offset, gen.PROJECTS]
 
 
 def list_projects(query: ListQuery) -> tuple[int, dict[str, Any]]:
+    """A page of list items; 400 when `q` has nothing to search for (nothing was scanned)."""
     with db.transaction(readonly=True) as cur:
         cur.execute(*list_statement(query))
         rows = cur.fetchall()
+    if not rows[0]["searchable"]:
+        raise InvalidRequest(details={"q": UNSEARCHABLE})
     total = int(rows[0]["total"])
     payload = {
         "success": True,
-        "data": [public_project(row) for row in rows if row["id"] is not None],
+        "data": [list_item(row) for row in rows if row["id"] is not None],
         "pagination": {"page": query.page, "per_page": query.per_page, "total": total,
                        "pages": -(-total // query.per_page)},
     }
@@ -78,7 +104,7 @@ def featured_projects() -> tuple[int, dict[str, Any]]:
     with db.transaction(readonly=True) as cur:
         cur.execute(FEATURED_SQL, (FEATURED_LIMIT, gen.PROJECTS))
         rows = cur.fetchall()
-    data = [public_project(row) for row in rows if row["id"] is not None]
+    data = [list_item(row) for row in rows if row["id"] is not None]
     return int(rows[0]["generation"]), {"success": True, "data": data}
 
 
