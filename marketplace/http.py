@@ -144,7 +144,7 @@ def register_request_hooks(app: Flask) -> None:
                   "duration_ms": duration}
         if user is not None:
             fields["user_id"] = user["id"]
-        log.info("%s %s %d %.1fms", req.method, route, status, duration,
+        log.info("%s %s %s %d %.1fms", req.request_id, req.method, route, status, duration,
                  extra={"request": fields})
         periodic.tick()
         logs.request_id.set(None)
