@@ -99,14 +99,14 @@ HTTP_CODES: dict[int, tuple[str, str]] = {
 }
 
 
-def error_response(status: int, code: str, message: str, details: dict[str, str] | None = None,
-                   **extra: Any) -> Response:
+def error_response(http_status: int, code: str, message: str,
+                   details: dict[str, str] | None = None, /, **extra: Any) -> Response:
     """The JSON envelope of an error (never carrying internals); `extra` adds fields beside
     it, as the health probes' `status` and `timestamp`."""
     body: dict[str, Any] = {"success": False, "error": message, "code": code, **extra}
     if details:
         body["details"] = details
-    return Response(orjson.dumps(body), status=status, mimetype="application/json")
+    return Response(orjson.dumps(body), status=http_status, mimetype="application/json")
 
 
 def register_error_handlers(app: Flask) -> None:

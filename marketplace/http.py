@@ -70,9 +70,10 @@ def success_body(**fields: Any) -> bytes:
     return orjson.dumps({"success": True, **fields})
 
 
-def ok(status: int = 200, **fields: Any) -> Response:
-    """The contract's success envelope: `{"success": true, ...fields}`."""
-    return Response(success_body(**fields), status=status, mimetype="application/json")
+def ok(http_status: int = 200, /, **fields: Any) -> Response:
+    """The contract's success envelope: `{"success": true, ...fields}` (`http_status` is
+    positional, so a field may be called `status`)."""
+    return Response(success_body(**fields), status=http_status, mimetype="application/json")
 
 
 def has_body(environ: dict[str, Any]) -> bool:
@@ -154,7 +155,3 @@ def register_request_hooks(app: Flask) -> None:
     app.before_request(begin_request)
     app.after_request(finish_request)
 
-
-def json_response(payload: Any, status: int = 200) -> Response:
-    """Transitional: routes not yet moved to `ok(...)`."""
-    return Response(orjson.dumps(payload), status=status, mimetype="application/json")

@@ -21,6 +21,7 @@ reply: the hot paths (a cached read, a bearer check) need exactly one round trip
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import threading
 import time
@@ -32,7 +33,7 @@ from flask import current_app
 from redis.backoff import ExponentialBackoff
 from redis.connection import BlockingConnectionPool, Connection, SSLConnection, parse_url
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
@@ -215,6 +216,16 @@ class RedisHandle:
         self.client.ping()
         return (time.perf_counter() - start) * 1000
 
+    def run_script(self, script: Script, keys: list[str], args: list[Any]) -> Any:
+        """One round trip: EVALSHA of a script the service owns; EVAL (which loads it) in a
+        second one only when Redis answers NOSCRIPT (after a restart or SCRIPT FLUSH)."""
+        [reply] = self.round_trip(("EVALSHA", script.sha, len(keys), *keys, *args))
+        if isinstance(reply, NoScriptError):
+            [reply] = self.round_trip(("EVAL", script.text, len(keys), *keys, *args))
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
     def in_use(self) -> int:
         """Connections of this process's pool lent out right now (redis-py's own count)."""
         return sum(count for count, attributes in self.pool.get_connection_count()
@@ -233,6 +244,14 @@ def _send_and_read(conn: Connection, commands: tuple[tuple[Any, ...], ...]) -> l
         except ResponseError as exc:  # consumed: the connection stays in step
             replies.append(exc)
     return replies
+
+
+class Script:
+    """A Lua script the service sends by its SHA1 (`RedisHandle.run_script`)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.sha = hashlib.sha1(text.encode()).hexdigest()  # noqa: S324 (Redis's script id)
 
 
 class RedisManager:

@@ -1,54 +1,54 @@
-"""Public JSON responses cached in the shared Redis, each entry tagged with the PostgreSQL
-generation its data was read at, so an entry older than a known write is never served.
+"""Public JSON responses cached in the shared Redis, never older than a known write.
 
-An entry is `b"<generation>:" + body`. A namespace (e.g. the project lists) has a marker
-key holding the newest generation any writer announced through Redis; it is read in the
-same MGET as the entry. Writes Redis never heard of (it was down or frozen) are known to
-every process through PostgreSQL's NOTIFY (`generations.required`): no query per hit.
-A limited route's planner (`limit_storage.plan_reads`) lets the rate-limit check read the
-entry and marker in its own round trip; `_fresh` takes them from there when it did.
-Misses are single-flight: one computation per key in a process (a lock per key), and
-across processes a short Redis lock whose losers poll the entry briefly.
+An entry is `b"<generation>:" + body`: the body, and the generation of its namespace
+(`generations.PROJECTS`) that the data was read at, from the same snapshot. A namespace's
+lists share a marker key holding the newest generation a writer announced through Redis,
+read in the same MGET as the entry; writes Redis never heard of (it was down or frozen) are
+known to every process through PostgreSQL's NOTIFY (`generations.required`): no query per
+hit. A cached read's MGET rides in the round trip that counts its rate limit
+(`rate_limits.hit_and_read`), so a HIT is one round trip in all.
 
-The cache shares Redis with sessions, rate-limit counters and revocations, and Redis
-evicts under `allkeys-lru` when full: entries must never be what fills it. An entry over
-CACHE_MAX_ENTRY_BYTES is served but not stored, and the store script refuses to store
-while Redis's memory in use plus the entry would pass CACHE_MEMORY_SHARE of its maxmemory
-(of REDIS_MEMORY_LIMIT when Redis has none). Both count `cache_not_stored`.
+Conditional GET: every answer carries an `ETag` made of the entry's generation and key and
+`Cache-Control: no-cache`; a request whose `If-None-Match` names the current tag gets 304
+with no body (counted against the limit like any read). A write changes the generation, so
+the tag; a write Redis missed makes the entry stale, so it is rebuilt with the new tag.
+
+Misses are single-flight: one computation per key in a process (a lock per key), and across
+processes a short Redis lock whose losers poll the entry briefly. The cache shares Redis
+with sessions, counters and revocations, and Redis evicts under `allkeys-lru` when full, so
+entries must never be what fills it: an entry over CACHE_MAX_ENTRY_BYTES is served but not
+stored, and the store script refuses to store while Redis's memory in use plus the entry
+would pass CACHE_MEMORY_SHARE of its maxmemory (of REDIS_MEMORY_LIMIT when Redis has none).
+Both count `cache_not_stored`.
 """
 from __future__ import annotations
 
-import copy
 import itertools
-import logging
+import os
 import threading
 import time
-import uuid
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import orjson
-from cachelib.serializers import BaseRedisSerializer
-from flask import Response, current_app
+from flask import Response, current_app, request
 
-from marketplace import metrics
-from marketplace.extensions import cache, generations, redis_store
+from marketplace import keys, metrics
+from marketplace.extensions import generations, redis_store
+from marketplace.http import success_body
 from marketplace.rate_limits import ServiceLimit, hit_and_read
-from marketplace.redis import REDIS_ERRORS, degrade
+from marketplace.redis import Script, degrade
 
-log = logging.getLogger(__name__)
-
-KEY_PREFIX = "cache:"  # set as Flask-Caching's CACHE_KEY_PREFIX; every key below lives under it
-LOCK_PREFIX = "lock:"  # cache:lock:<key>, held while one process computes <key>
-LOCK_TTL_MS = 2000
 LOCAL_WAIT_SECONDS = 2.0  # waiting for this process's own computation of the key
 REMOTE_WAIT_SECONDS = 1.0  # polling for another process's computation, then compute anyway
 POLL_SECONDS = 0.05
 MAX_DROPPED = 100  # detail entries one write deletes by name; the rest go stale by generation
 
+Build = Callable[[], tuple[int, dict[str, Any]]]  # -> (generation, the envelope's fields)
+
 # Raise the marker to ARGV[1] if it is lower, and delete the exact entries named after it.
-_ANNOUNCE = """
+_ANNOUNCE = Script("""
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tonumber(ARGV[1]) > current then
   redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
@@ -57,16 +57,16 @@ else
 end
 for i = 2, #KEYS do redis.call('DEL', KEYS[i]) end
 return 1
-"""
-_RELEASE = """
+""")
+_RELEASE = Script("""
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
-"""
+""")
 # Store KEYS[1] = ARGV[1] for ARGV[2] s unless used_memory + the entry would pass ARGV[3]
 # (the share) of maxmemory, or of ARGV[4] when maxmemory is 0; then release the lock
 # KEYS[2] if ARGV[5] still holds it. Returns 1 when stored. INFO is read inside the script,
 # so the check and the SET see the same memory (Redis 6.2 and 7 allow it in scripts).
-_STORE = """
+_STORE = Script("""
 local info = redis.call('INFO', 'memory')
 local used = tonumber(string.match(info, '\\nused_memory:(%d+)')) or 0
 local limit = tonumber(string.match(info, '\\nmaxmemory:(%d+)')) or 0
@@ -78,17 +78,7 @@ if used + #KEYS[1] + #ARGV[1] <= limit * tonumber(ARGV[3]) then
 end
 if KEYS[2] and redis.call('GET', KEYS[2]) == ARGV[5] then redis.call('DEL', KEYS[2]) end
 return stored
-"""
-
-
-class RawBytes(BaseRedisSerializer):
-    """Entries are stored and served as the bytes they are: no pickle, no JSON round trip."""
-
-    def dumps(self, value: Any, protocol: int = 0) -> bytes:
-        return value
-
-    def loads(self, value: bytes | None) -> Any:
-        return value
+""")
 
 
 class _KeyLocks:
@@ -115,43 +105,45 @@ class _KeyLocks:
                     del self._locks[key]
 
 
-def _split(raw: bytes | None) -> tuple[int, bytes] | None:
-    if not raw:
+def _split(raw: Any) -> tuple[int, bytes] | None:
+    if not raw or not isinstance(raw, bytes):
         return None
     head, sep, body = raw.partition(b":")
     return (int(head), body) if sep and head.isdigit() else None
 
 
+def etag(generation: int, key: str) -> str:
+    """The validator of an entry: what makes it fresh (its generation) and which one it is."""
+    return f'"{generation}-{zlib.crc32(key.encode()):08x}"'
+
+
+def _matches(header: str, tag: str) -> bool:
+    """Whether an If-None-Match header names `tag` (weakly, as RFC 9110 says for GET)."""
+    return header.strip() == "*" or any(
+        candidate.strip().removeprefix("W/") == tag for candidate in header.split(","))
+
+
 class ResponseCache:
     """Cached responses of one generation namespace (e.g. `generations.PROJECTS`)."""
 
-    def __init__(self, generation: str, marker_key: str) -> None:
+    def __init__(self, generation: str, marker: str) -> None:
         self.generation = generation
-        self.marker_key = marker_key
+        self.marker_key = keys.cache_key(marker)
         self._flights = _KeyLocks()
 
-    def _backend(self) -> Any:
-        """Flask-Caching's RedisCache on the shared client, with the raw-bytes serializer."""
-        backend = current_app.extensions.get("response_cache")
-        if backend is None:
-            backend = copy.copy(cache.cache)
-            backend.serializer = RawBytes()
-            current_app.extensions["response_cache"] = backend
-        return backend
+    def read_keys(self, name: str, item_id: str | None = None) -> list[str]:
+        """The Redis keys a read of entry `name` needs: it, and for lists the marker."""
+        entry = keys.cache_key(name)
+        return [entry] if item_id is not None else [entry, self.marker_key]
 
-    def read_keys(self, key: str, item_id: str | None = None) -> list[str]:
-        """The Redis keys `_fresh` reads for an entry: it, and for lists the marker."""
-        names = [key] if item_id is not None else [key, self.marker_key]
-        return [KEY_PREFIX + name for name in names]
+    @degrade(None)
+    def _read(self, name: str, item_id: str | None) -> list[Any] | None:
+        """The entry (and marker) in a round trip of their own; None while Redis is down."""
+        [values] = redis_store.handle.round_trip(("MGET", *self.read_keys(name, item_id)))
+        return values
 
-    def _read(self, key: str, item_id: str | None) -> list[Any]:
-        """The entry (and marker), read by Flask-Caching's backend."""
-        if item_id is not None:
-            return [self._backend().get(key)]
-        return list(self._backend().get_many(key, self.marker_key))
-
-    def _fresh_body(self, values: list[Any], item_id: str | None) -> bytes | None:
-        """The entry's body if no write newer than it is known."""
+    def _fresh(self, values: list[Any], item_id: str | None) -> tuple[int, bytes] | None:
+        """(generation, body) of the entry read, if no write newer than it is known."""
         if item_id is None:
             raw, marker = values
             floor = max(int(marker or 0), generations.required(self.generation))
@@ -159,119 +151,127 @@ class ResponseCache:
             [raw] = values
             floor = generations.required(self.generation, item_id)
         entry = _split(raw)
-        return entry[1] if entry is not None and entry[0] >= floor else None
+        return entry if entry is not None and entry[0] >= floor else None
 
-    def _fresh(self, key: str, item_id: str | None) -> bytes | None:
-        """The entry's body if fresh (at most one round trip, often none of its own)."""
-        return self._fresh_body(self._read(key, item_id), item_id)
-
-    def serve(self, key: str, build: Callable[[], tuple[int, Any]], *,
-              limit: ServiceLimit | None = None, item_id: str | None = None,
-              timeout: int | None = None) -> Response:
-        """A HIT from Redis, or `build()` -> (generation, payload) stored and sent as a MISS.
+    def serve(self, name: str, build: Build, *, limit: ServiceLimit | None = None,
+              item_id: str | None = None, timeout: int | None = None) -> Response:
+        """A HIT (or 304) from Redis, or `build()` stored and sent as a MISS.
 
         `item_id` marks a detail entry (fresh unless that item was written); without it the
         entry belongs to the namespace's lists and any write makes it stale. Only what
         `build` returns is stored: an exception (404, 400, 503) leaves nothing behind.
         """
-        values = hit_and_read(limit, self.read_keys(key, item_id)) if limit else None
-        try:
-            body = self._fresh_body(values if values is not None else self._read(key, item_id),
-                                    item_id)
-        except REDIS_ERRORS:
-            return _respond(orjson.dumps(build()[1]), "MISS")
-        if body is not None:
-            return _respond(body, "HIT")
-        with self._flights.hold(key, LOCAL_WAIT_SECONDS):
-            return self._fill(key, build, item_id, timeout)
+        values = hit_and_read(limit, self.read_keys(name, item_id)) if limit else None
+        if values is None:
+            values = self._read(name, item_id)
+            if values is None:  # Redis is down: the database answers, nothing is stored
+                generation, fields = build()
+                return _respond(name, generation, success_body(**fields), "miss")
+        entry = self._fresh(values, item_id)
+        if entry is not None:
+            return _respond(name, entry[0], entry[1], "hit")
+        with self._flights.hold(name, LOCAL_WAIT_SECONDS):
+            return self._fill(name, build, item_id, timeout)
 
-    def _fill(self, key: str, build: Callable[[], tuple[int, Any]],
-              item_id: str | None, timeout: int | None) -> Response:
+    def _fill(self, name: str, build: Build, item_id: str | None,
+              timeout: int | None) -> Response:
         """Three round trips: re-read + lock, (build), store + unlock; more only for the
         processes that lost the lock and poll for the winner's entry."""
-        lock_key, token = f"{KEY_PREFIX}{LOCK_PREFIX}{key}", uuid.uuid4().hex
-        owner = False
-        try:
-            body, owner = self._reread_and_lock(key, item_id, lock_key, token)
-            if body is not None:  # the previous holder of the local lock stored it
+        lock, token = keys.cache_lock(name), os.urandom(16).hex()
+        found = self._reread_and_lock(name, item_id, lock, token)
+        if found is not None:
+            entry, owner = found
+            if entry is not None:  # the previous holder of the local lock stored it
                 if owner:
-                    self._release(lock_key, token)
-                return _respond(body, "HIT")
+                    self._release(lock, token)
+                return _respond(name, entry[0], entry[1], "hit")
             deadline = time.monotonic() + REMOTE_WAIT_SECONDS
             while not owner and time.monotonic() < deadline:
                 time.sleep(POLL_SECONDS)
-                body = self._fresh(key, item_id)
-                if body is not None:
-                    return _respond(body, "HIT")
-        except REDIS_ERRORS:
-            return _respond(orjson.dumps(build()[1]), "MISS")
+                values = self._read(name, item_id)
+                if values is None:
+                    break
+                entry = self._fresh(values, item_id)
+                if entry is not None:
+                    return _respond(name, entry[0], entry[1], "hit")
+        else:
+            owner = False
         try:
-            generation, payload = build()
+            generation, fields = build()
         except BaseException:
             if owner:
-                self._release(lock_key, token)
+                self._release(lock, token)
             raise
-        body = orjson.dumps(payload)
-        self._store(key, generation, body, timeout, lock_key if owner else None, token)
-        return _respond(body, "MISS")
+        body = success_body(**fields)
+        stored = None if found is None else self._store(name, generation, body, timeout,
+                                                        lock if owner else None, token)
+        return _respond(name, generation, body, "not_stored" if stored is False else "miss")
 
-    def _reread_and_lock(self, key: str, item_id: str | None, lock_key: str,
-                         token: str) -> tuple[bytes | None, bool]:
-        """One pipeline: the entry again (another thread may have stored it) and SET NX."""
-        pipe = redis_store.client.pipeline(transaction=False)
-        pipe.mget(self.read_keys(key, item_id))
-        pipe.set(lock_key, token, nx=True, px=LOCK_TTL_MS)
-        values, owner = pipe.execute()
-        return self._fresh_body(values, item_id), bool(owner)
+    @degrade(None)
+    def _reread_and_lock(self, name: str, item_id: str | None, lock: str,
+                         token: str) -> tuple[tuple[int, bytes] | None, bool]:
+        """One round trip: the entry again (another thread may have stored it) and SET NX;
+        None while Redis is down (the answer is built and not stored)."""
+        values, taken = redis_store.handle.round_trip(
+            ("MGET", *self.read_keys(name, item_id)),
+            ("SET", lock, token, "NX", "PX", keys.CACHE_LOCK_TTL_MS))
+        return self._fresh(values, item_id), taken == b"OK"
 
-    # Redis unavailable: the response goes out uncached, and the lock expires by itself
-    # within LOCK_TTL_MS.
-    @degrade()
-    def _store(self, key: str, generation: int, body: bytes, timeout: int | None,
-               lock_key: str | None, token: str) -> None:
+    # Redis unavailable: the response goes out uncached, and the lock expires by itself.
+    @degrade(None)
+    def _store(self, name: str, generation: int, body: bytes, timeout: int | None,
+               lock: str | None, token: str) -> bool | None:
         """Store the entry, within its size and memory limits, and release our lock (if we
-        hold it) in one round trip: one EVALSHA (redis-py loads the script first when Redis
-        answers NOSCRIPT, e.g. after a restart)."""
+        hold it) in one round trip: True when stored, False when a limit refused it, None
+        when Redis did not answer."""
         cfg = current_app.config
         entry = b"%d:%s" % (generation, body)
         if len(entry) > cfg["CACHE_MAX_ENTRY_BYTES"]:
-            metrics.incr("cache_not_stored")
-            if lock_key is not None:
-                self._release(lock_key, token)
-            return
-        keys = [KEY_PREFIX + key] + ([lock_key] if lock_key is not None else [])
+            if lock is not None:
+                self._release(lock, token)
+            return False
+        names = [keys.cache_key(name)] + ([lock] if lock is not None else [])
         ttl = timeout or cfg["CACHE_DEFAULT_TIMEOUT"]
-        store = redis_store.client.register_script(_STORE)
-        if not store(keys, [entry, ttl, cfg["CACHE_MEMORY_SHARE"], cfg["REDIS_MEMORY_LIMIT"],
-                            token]):
-            metrics.incr("cache_not_stored")
+        return bool(redis_store.handle.run_script(
+            _STORE, names,
+            [entry, ttl, cfg["CACHE_MEMORY_SHARE"], cfg["REDIS_MEMORY_LIMIT"], token]))
 
-    @degrade()
-    def _release(self, lock_key: str, token: str) -> None:
-        redis_store.client.eval(_RELEASE, 1, lock_key, token)
-
-    def announce_write(self, generation: int, item_id: str | None = None,
-                       detail_keys: tuple[str, ...] = ()) -> None:
-        """After commit: this process knows at once, then Redis hears of it (`announce`)."""
-        generations.learn(self.generation, generation, [item_id] if item_id else ())
-        self.announce(generation, detail_keys)
+    @degrade(None)
+    def _release(self, lock: str, token: str) -> None:
+        redis_store.handle.run_script(_RELEASE, [lock], [token])
 
     # Redis unavailable: the breaker logged the outage once; NOTIFY covers it.
     @degrade(None)
-    def announce(self, generation: int, detail_keys: Iterable[str] = ()) -> None:
+    def announce(self, generation: int, detail_names: Iterable[str] = ()) -> None:
         """After a write commits: Redis raises the marker and drops the exact detail entries,
         in one round trip. Other processes also learn the write from NOTIFY, so a write
         Redis missed still makes older entries stale everywhere."""
-        names = [KEY_PREFIX + self.marker_key,
-                 *(KEY_PREFIX + key for key in itertools.islice(detail_keys, MAX_DROPPED))]
+        names = [self.marker_key, *(keys.cache_key(name)
+                                    for name in itertools.islice(detail_names, MAX_DROPPED))]
         # The marker outlives every entry stored before the write (they expire sooner, bar
-        # a few milliseconds covered by NOTIFY), so like every cache: key it lives <= 300 s.
+        # a few milliseconds covered by NOTIFY), so like every cache key it lives <= 300 s.
         ttl = current_app.config["CACHE_DEFAULT_TIMEOUT"]
-        redis_store.client.eval(_ANNOUNCE, len(names), *names, generation, ttl)
+        redis_store.handle.run_script(_ANNOUNCE, names, [generation, ttl])
 
 
-def _respond(body: bytes, state: str) -> Response:
-    metrics.incr("cache_hits" if state == "HIT" else "cache_misses")
-    response = Response(body, status=200, mimetype="application/json")
-    response.headers["X-Cache"] = state
+_X_CACHE = {"hit": "HIT", "miss": "MISS", "not_stored": "MISS"}
+# A response the cache could not keep is a miss too, and counted apart as well.
+_COUNTERS = {"hit": ("cache_hits",), "miss": ("cache_misses",),
+             "not_stored": ("cache_misses", "cache_not_stored")}
+
+
+def _respond(name: str, generation: int, body: bytes, result: str) -> Response:
+    """200 with the body, or 304 when the client already holds this entry."""
+    req = request._get_current_object()
+    req.cache_result = result
+    for counter in _COUNTERS[result]:
+        metrics.incr(counter)
+    tag = etag(generation, name)
+    header = req.environ.get("HTTP_IF_NONE_MATCH")
+    if header and _matches(header, tag):
+        response = Response(status=304)
+    else:
+        response = Response(body, status=200, mimetype="application/json")
+    response.headers.extend((("X-Cache", _X_CACHE[result]), ("ETag", tag),
+                             ("Cache-Control", "no-cache")))
     return response

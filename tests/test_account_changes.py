@@ -175,3 +175,37 @@ def test_a_user_removed_straight_in_the_database_gets_401_never_500(
                          json={"title": "Orphan", "budget": 10})
     assert create.status_code == 401
     assert refresh(client, user["refresh_token"]).status_code == 401
+
+
+def test_a_token_is_verified_once_and_still_ends_with_its_account(
+        auth: Any, app: Any, client: Any, monkeypatch: Any) -> None:
+    """The signature of a token is checked once per process (its claims are remembered until
+    it expires); revocation and the account's token version are still checked every time."""
+    import jwt
+
+    from marketplace.auth import tokens
+
+    decoded: list[str] = []
+    real_decode = jwt.decode
+
+    def counting_decode(token: str, *args: Any, **kwargs: Any) -> Any:
+        decoded.append(token)
+        return real_decode(token, *args, **kwargs)
+
+    monkeypatch.setattr(tokens.jwt, "decode", counting_decode)
+    first, second = auth.register(), auth.register()
+    for _ in range(3):
+        assert me(client, first["access_token"]).status_code == 200
+        assert me(client, second["access_token"]).status_code == 200
+    assert decoded.count(first["access_token"]) == 1
+    assert decoded.count(second["access_token"]) == 1
+
+    assert client.post(f"{API}/auth/logout", headers=first["headers"]).status_code == 200
+    revoked = me(client, first["access_token"])
+    assert revoked.status_code == 401 and revoked.json["code"] == "token_revoked"
+    assert change_password(client, second["access_token"], DEFAULT_PASSWORD).status_code == 200
+    ended = me(client, second["access_token"])
+    assert ended.status_code == 401 and ended.json["code"] == "token_revoked"
+    tampered = second["access_token"][:-2] + ("AA" if second["access_token"][-2:] != "AA"
+                                              else "BB")
+    assert me(client, tampered).status_code == 401

@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 
 from marketplace.auth.guards import require_user
-from marketplace.http import json_response
+from marketplace.http import ok
 
 PASSWORD = "correct-horse-9"
 
@@ -25,7 +25,7 @@ def add_write_route(app: Any) -> None:
     """A data-changing route guarded like the projects blueprint's POST."""
     @require_user("client", "admin")
     def create() -> Any:
-        return json_response({"success": True}, 201)
+        return ok(201)
 
     app.add_url_rule("/test-only/write", "test_write", create, methods=["POST"])
 

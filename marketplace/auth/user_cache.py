@@ -15,7 +15,7 @@ import orjson
 from flask import current_app
 
 from marketplace import generations as gen
-from marketplace import keys, writes
+from marketplace import keys
 from marketplace.auth import users
 from marketplace.extensions import db, generations, redis_store
 from marketplace.redis import degrade
@@ -67,11 +67,9 @@ def _store(user: dict[str, Any], built_at: int) -> None:
 
 
 @degrade(None)
-def _forget(_generation: int, user_ids: set[str]) -> None:
-    """After a change commits: drop the Redis copies (the generation already made them
-    stale for every process; this only frees the memory and saves a comparison)."""
+def drop_stale(_generation: int, user_ids: set[str]) -> None:
+    """The owner of the users namespace (`writes.on_write`): after a change commits, drop
+    the Redis copies (the generation already made them stale for every process; this only
+    frees the memory and saves a comparison)."""
     if user_ids:
         redis_store.client.delete(*(keys.user(user_id) for user_id in user_ids))
-
-
-writes.on_write(gen.USERS, _forget)

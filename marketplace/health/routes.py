@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app
 
+from marketplace.errors import error_response
 from marketplace.extensions import redis_store
 from marketplace.health.probes import ProbeFailed, probe_postgres, probe_redis
-from marketplace.http import json_response
+from marketplace.http import now_utc, ok
 
 log = logging.getLogger(__name__)
 
@@ -22,10 +22,6 @@ bp = Blueprint("health", __name__, url_prefix="/api/v1/health")
 
 REDIS_DOWN = "Redis is unavailable."
 DATABASE_DOWN = "Database is unavailable."
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _failed(name: str, exc: ProbeFailed) -> None:
@@ -37,22 +33,16 @@ def _dependency(name: str, down: str, probe: Callable[[], float]) -> Response:
         latency = probe()
     except ProbeFailed as exc:
         _failed(name, exc)
-        return json_response(
-            {"success": False, "status": "disconnected", "error": down,
-             "code": "service_unavailable", "timestamp": _now()},
-            503,
-        )
-    return json_response(
-        {"success": True, "status": "connected", "latency_ms": round(latency, 2),
-         "timestamp": _now()}
-    )
+        return error_response(503, "service_unavailable", down, status="disconnected",
+                              timestamp=now_utc())
+    return ok(status="connected", latency_ms=round(latency, 2), timestamp=now_utc())
 
 
 @bp.get("")
 @bp.get("/")
 def alive() -> Response:
     """The process answers; nothing else is checked."""
-    return json_response({"success": True, "status": "ok", "timestamp": _now()})
+    return ok(status="ok", timestamp=now_utc())
 
 
 @bp.get("/redis")
@@ -73,16 +63,12 @@ def ready() -> Response:
         probe_postgres(current_app.config["DATABASE_URL"])
     except ProbeFailed as exc:
         _failed("database", exc)
-        return json_response(
-            {"success": False, "status": "unavailable", "error": DATABASE_DOWN,
-             "code": "service_unavailable",
-             "timestamp": _now()},
-            503,
-        )
+        return error_response(503, "service_unavailable", DATABASE_DOWN, status="unavailable",
+                              timestamp=now_utc())
     try:
         probe_redis(redis_store.handle)
         status = "ok"
     except ProbeFailed as exc:
         _failed("redis", exc)
         status = "degraded"
-    return json_response({"success": True, "status": status, "timestamp": _now()})
+    return ok(status=status, timestamp=now_utc())

@@ -1,14 +1,14 @@
-"""Cache keys of the projects domain and the invalidation every project write announces."""
+"""The projects' response cache: the names of its entries, and what a write drops."""
 from __future__ import annotations
 
-from marketplace import keys, writes
+from marketplace import keys
 from marketplace.generations import PROJECTS
 from marketplace.projects.query import ListQuery
 from marketplace.response_cache import ResponseCache
 
 BASE_PATH = "/api/v1/projects"
 # cache:projects:generation, the newest write announced through Redis (see response_cache).
-project_cache = ResponseCache(PROJECTS, marker_key=keys.PROJECTS_MARKER)
+project_cache = ResponseCache(PROJECTS, marker=keys.PROJECTS_MARKER)
 
 
 def list_key(query: ListQuery) -> str:
@@ -24,15 +24,7 @@ def detail_key(project_id: str) -> str:
     return f"{BASE_PATH}/{project_id}"
 
 
-def announce_project_write(generation: int, project_id: str) -> None:
-    """After a write's commit: every list is stale, and so is this project's detail entry."""
-    project_cache.announce_write(generation, project_id, (detail_key(project_id),))
-
-
-def _drop_stale(generation: int, project_ids: set[str]) -> None:
-    """The owner of the projects namespace: after a write commits, Redis raises the list
-    marker and drops the touched projects' detail entries."""
+def drop_stale(generation: int, project_ids: set[str]) -> None:
+    """The owner of the projects namespace (`writes.on_write`): after a write commits, Redis
+    raises the list marker and drops the touched projects' detail entries."""
     project_cache.announce(generation, (detail_key(pid) for pid in project_ids))
-
-
-writes.on_write(PROJECTS, _drop_stale)

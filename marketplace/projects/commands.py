@@ -8,7 +8,6 @@ from flask.cli import with_appcontext
 
 from marketplace.auth.users import hash_password
 from marketplace.projects import seed
-from marketplace.projects.cache import project_cache
 
 
 @click.command("seed-demo")
@@ -25,9 +24,8 @@ def seed_demo(project_count: int, user_count: int, random_seed: int) -> None:
     password_hash = hash_password(seed.DEMO_PASSWORD)  # one slow hash for every demo user
     clients, agents = seed.seed_users(user_count, password_hash)
     with click.progressbar(length=project_count, label="projects") as bar:
-        proposals, generation = seed.seed_projects(project_count, clients, agents,
-                                                   random_seed, bar.update)
-    project_cache.announce_write(generation)  # cached lists predate the new projects
+        proposals = seed.seed_projects(project_count, clients, agents, random_seed,
+                                       bar.update)
     click.echo(f"added {project_count} projects and {proposals} proposals for "
                f"{len(clients)} clients and {len(agents)} agents "
                f"in {time.monotonic() - started:.1f} s")

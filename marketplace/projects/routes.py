@@ -1,4 +1,8 @@
-"""HTTP routes of the projects domain: parse, call the store, announce writes, respond."""
+"""HTTP routes of the projects domain: count, authenticate, parse, call the store, respond.
+
+Reads are public and cached (`project_cache.serve`); writes say what they invalidate in
+the store itself (`writes.write`), so no route has to remember it.
+"""
 from __future__ import annotations
 
 from typing import Any
@@ -9,10 +13,9 @@ from flask import Blueprint, request
 from marketplace import rate_limits
 from marketplace.auth.guards import require_user
 from marketplace.errors import InvalidRequest
-from marketplace.http import json_body, json_response
+from marketplace.http import json_body, ok
 from marketplace.projects import store
 from marketplace.projects.cache import (
-    announce_project_write,
     detail_key,
     featured_key,
     list_key,
@@ -53,16 +56,14 @@ def get_project(project_id: UUID) -> Any:
                                item_id=pid)
 
 
-# Writes: bearer token only (the guard), then the store's transaction, then the announcement.
+# Writes: bearer token only (the guard), then the store's transaction.
 @bp.post("")
 @bp.post("/")
 @rate_limits.limited(PROJECTS)
 @require_user("client", "admin")
 def create_project() -> Any:
     data = parse_body(ProjectIn, json_body())
-    project, generation = store.create_project(request.user["id"], data.model_dump())
-    announce_project_write(generation, project["id"])
-    return json_response({"success": True, "project": project}, 201)
+    return ok(201, project=store.create_project(request.user["id"], data.model_dump()))
 
 
 @bp.patch("/<uuid:project_id>")
@@ -70,18 +71,15 @@ def create_project() -> Any:
 @require_user()
 def update_project(project_id: UUID) -> Any:
     changes = parse_body(ProjectPatch, json_body()).changes()
-    project, generation = store.update_project(str(project_id), request.user, changes)
-    announce_project_write(generation, project["id"])
-    return json_response({"success": True, "project": project})
+    return ok(project=store.update_project(str(project_id), request.user, changes))
 
 
 @bp.delete("/<uuid:project_id>")
 @rate_limits.limited(PROJECTS)
 @require_user()
 def delete_project(project_id: UUID) -> Any:
-    generation = store.delete_project(str(project_id), request.user)
-    announce_project_write(generation, str(project_id))
-    return json_response({"success": True})
+    store.delete_project(str(project_id), request.user)
+    return ok()
 
 
 @bp.post("/<uuid:project_id>/proposals")
@@ -89,24 +87,19 @@ def delete_project(project_id: UUID) -> Any:
 @require_user("agent")
 def create_proposal(project_id: UUID) -> Any:
     data = parse_body(ProposalIn, json_body())
-    proposal, generation = store.create_proposal(str(project_id), request.user["id"],
-                                                 data.model_dump())
-    announce_project_write(generation, str(project_id))
-    return json_response({"success": True, "proposal": proposal}, 201)
+    return ok(201, proposal=store.create_proposal(str(project_id), request.user["id"],
+                                                  data.model_dump()))
 
 
 @bp.get("/<uuid:project_id>/proposals")
 @rate_limits.limited(PROJECTS)
 @require_user()
 def list_proposals(project_id: UUID) -> Any:
-    return json_response({"success": True,
-                          "data": store.list_proposals(str(project_id), request.user)})
+    return ok(data=store.list_proposals(str(project_id), request.user))
 
 
 @bp.post("/<uuid:project_id>/proposals/<uuid:proposal_id>/accept")
 @rate_limits.limited(PROJECTS)
 @require_user()
 def accept_proposal(project_id: UUID, proposal_id: UUID) -> Any:
-    result, generation = store.accept_proposal(str(project_id), str(proposal_id), request.user)
-    announce_project_write(generation, str(project_id))
-    return json_response({"success": True, **result})
+    return ok(**store.accept_proposal(str(project_id), str(proposal_id), request.user))

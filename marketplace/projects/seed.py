@@ -11,6 +11,7 @@ from typing import Any
 from psycopg2.extras import execute_values
 
 from marketplace import generations as gen
+from marketplace import writes
 from marketplace.extensions import db
 
 DEMO_PASSWORD = "demo-password-123"  # noqa: S105 (published demo login, documented)
@@ -93,10 +94,12 @@ def _project_batch(rng: random.Random, size: int, clients: list[str], agents: li
 
 
 def seed_projects(count: int, clients: list[str], agents: list[str], seed: int,
-                  progress: Callable[[int], None]) -> tuple[int, int]:
-    """Insert `count` projects in COPY batches; returns (proposals, the bumped generation)."""
+                  progress: Callable[[int], None]) -> int:
+    """Insert `count` projects in COPY batches, one write that makes every cached list stale
+    (new projects have no cached detail); returns how many proposals were added."""
     rng, now, proposals_total = random.Random(seed), datetime.now(UTC), 0
-    with db.transaction() as cur:
+    with writes.write() as change:
+        cur = change.cur
         cur.execute("SET LOCAL statement_timeout = 0")
         for size in _batches(count):
             projects, proposals = _project_batch(rng, size, clients, agents, now)
@@ -106,9 +109,9 @@ def seed_projects(count: int, clients: list[str], agents: list[str], seed: int,
                   "status, created_at", proposals)
             proposals_total += len(proposals)
             progress(size)
-        generation = gen.bump(cur, gen.PROJECTS)
+        change.touch(gen.PROJECTS)
     vacuum_analyze()
-    return proposals_total, generation
+    return proposals_total
 
 
 def vacuum_analyze() -> None:

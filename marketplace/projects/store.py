@@ -1,10 +1,17 @@
-"""SQL of projects and proposals; every write bumps the projects generation in its transaction."""
+"""SQL of projects and proposals. Reads return data with the generation of their snapshot
+(what the response cache tags entries with); every write is a `writes.write()` that touches
+the projects it changed, so the caches of every instance drop them, whatever Redis hears."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import psycopg2.errors
+
 from marketplace import generations as gen
-from marketplace.errors import Conflict, Forbidden, InvalidRequest, NotFound
+from marketplace import writes
+from marketplace.errors import Conflict, Forbidden, InvalidRequest, NotFound, Unauthorized
 from marketplace.extensions import db
 from marketplace.projects.query import ListQuery
 from marketplace.projects.serialize import (
@@ -38,7 +45,16 @@ FEATURED_SQL = f"""
     ) p ON true
     WHERE g.name = %s"""
 
-Written = tuple[dict[str, Any], int]  # (public payload, the generation the write bumped to)
+
+@contextmanager
+def _write() -> Iterator[writes.Write]:
+    """A write of projects or proposals; a user who no longer exists (removed in the
+    database, not yet known to the caches) writing is a 401, never a foreign-key 500."""
+    try:
+        with writes.write() as change:
+            yield change
+    except psycopg2.errors.ForeignKeyViolation:
+        raise Unauthorized("The account no longer exists.") from None
 
 
 def _filters(query: ListQuery) -> tuple[str, list[Any]]:
@@ -90,13 +106,11 @@ def list_projects(query: ListQuery) -> tuple[int, dict[str, Any]]:
     if not rows[0]["searchable"]:
         raise InvalidRequest(details={"q": UNSEARCHABLE})
     total = int(rows[0]["total"])
-    payload = {
-        "success": True,
+    return int(rows[0]["generation"]), {
         "data": [list_item(row) for row in rows if row["id"] is not None],
         "pagination": {"page": query.page, "per_page": query.per_page, "total": total,
                        "pages": -(-total // query.per_page)},
     }
-    return int(rows[0]["generation"]), payload
 
 
 def featured_projects() -> tuple[int, dict[str, Any]]:
@@ -105,7 +119,7 @@ def featured_projects() -> tuple[int, dict[str, Any]]:
         cur.execute(FEATURED_SQL, (FEATURED_LIMIT, gen.PROJECTS))
         rows = cur.fetchall()
     data = [list_item(row) for row in rows if row["id"] is not None]
-    return int(rows[0]["generation"]), {"success": True, "data": data}
+    return int(rows[0]["generation"]), {"data": data}
 
 
 def get_project(project_id: str) -> tuple[int, dict[str, Any]]:
@@ -118,7 +132,7 @@ def get_project(project_id: str) -> tuple[int, dict[str, Any]]:
         row = cur.fetchone()
     if row["id"] is None:
         raise NotFound("Project not found.")
-    return int(row["generation"]), {"success": True, "project": public_project(row)}
+    return int(row["generation"]), {"project": public_project(row)}
 
 
 def _lock_project(cur: Any, project_id: str) -> dict[str, Any]:
@@ -134,20 +148,22 @@ def _require_owner(project: dict[str, Any], user: dict[str, Any], *, admin: bool
         raise Forbidden("Only the project's owner may do this.")
 
 
-def create_project(owner_id: str, fields: dict[str, Any]) -> Written:
-    with db.transaction() as cur:
-        cur.execute(f"""
+def create_project(owner_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+    with _write() as change:
+        change.cur.execute(f"""
             INSERT INTO projects (owner_id, title, description, budget, skills, deadline)
             VALUES (%s, %s, %s, %s, %s, %s) RETURNING {PROJECT_COLUMNS}""",
             (owner_id, fields["title"], fields["description"], fields["budget"],
              fields["skills"], fields["deadline"]))
-        row = cur.fetchone()
-        generation = gen.bump(cur, gen.PROJECTS, [str(row["id"])])
-    return public_project(row), generation
+        row = change.cur.fetchone()
+        change.touch(gen.PROJECTS, row["id"])
+    return public_project(row)
 
 
-def update_project(project_id: str, user: dict[str, Any], changes: dict[str, Any]) -> Written:
-    with db.transaction() as cur:
+def update_project(project_id: str, user: dict[str, Any],
+                   changes: dict[str, Any]) -> dict[str, Any]:
+    with _write() as change:
+        cur = change.cur
         project = _lock_project(cur, project_id)
         _require_owner(project, user)
         status = changes.get("status")
@@ -159,20 +175,21 @@ def update_project(project_id: str, user: dict[str, Any], changes: dict[str, Any
             UPDATE projects SET {assignments}, updated_at = now() WHERE id = %s
             RETURNING {PROJECT_COLUMNS}""", (*changes.values(), project_id))
         row = cur.fetchone()
-        generation = gen.bump(cur, gen.PROJECTS, [project_id])
-    return public_project(row), generation
+        change.touch(gen.PROJECTS, project_id)
+    return public_project(row)
 
 
-def delete_project(project_id: str, user: dict[str, Any]) -> int:
-    with db.transaction() as cur:
-        _require_owner(_lock_project(cur, project_id), user)
-        cur.execute("DELETE FROM projects WHERE id = %s", (project_id,))
-        return gen.bump(cur, gen.PROJECTS, [project_id])
+def delete_project(project_id: str, user: dict[str, Any]) -> None:
+    with _write() as change:
+        _require_owner(_lock_project(change.cur, project_id), user)
+        change.cur.execute("DELETE FROM projects WHERE id = %s", (project_id,))
+        change.touch(gen.PROJECTS, project_id)
 
 
-def create_proposal(project_id: str, agent_id: str, fields: dict[str, Any]) -> Written:
+def create_proposal(project_id: str, agent_id: str, fields: dict[str, Any]) -> dict[str, Any]:
     """The project row lock orders proposals against accept, delete and status changes."""
-    with db.transaction() as cur:
+    with _write() as change:
+        cur = change.cur
         if _lock_project(cur, project_id)["status"] != "open":
             raise Conflict("The project is not open for proposals.")
         cur.execute(f"""
@@ -185,8 +202,8 @@ def create_proposal(project_id: str, agent_id: str, fields: dict[str, Any]) -> W
             raise Conflict("You have already sent a proposal for this project.")
         cur.execute("UPDATE projects SET proposal_count = proposal_count + 1 WHERE id = %s",
                     (project_id,))
-        generation = gen.bump(cur, gen.PROJECTS, [project_id])
-    return public_proposal(row), generation
+        change.touch(gen.PROJECTS, project_id)
+    return public_proposal(row)
 
 
 def list_proposals(project_id: str, user: dict[str, Any]) -> list[dict[str, Any]]:
@@ -201,9 +218,10 @@ def list_proposals(project_id: str, user: dict[str, Any]) -> list[dict[str, Any]
         return [public_proposal(row) for row in cur.fetchall()]
 
 
-def accept_proposal(project_id: str, proposal_id: str, user: dict[str, Any]) -> Written:
+def accept_proposal(project_id: str, proposal_id: str, user: dict[str, Any]) -> dict[str, Any]:
     """One transaction under the project's row lock: of two concurrent accepts one gets 409."""
-    with db.transaction() as cur:
+    with _write() as change:
+        cur = change.cur
         project = _lock_project(cur, project_id)
         _require_owner(project, user, admin=False)
         cur.execute("SELECT status FROM proposals WHERE id = %s AND project_id = %s",
@@ -221,11 +239,11 @@ def accept_proposal(project_id: str, proposal_id: str, user: dict[str, Any]) -> 
         cur.execute(f"""UPDATE projects SET status = 'in_progress', updated_at = now()
                         WHERE id = %s RETURNING {PROJECT_COLUMNS}""", (project_id,))
         row = cur.fetchone()
-        generation = gen.bump(cur, gen.PROJECTS, [project_id])
-    return {"project": public_project(row), "proposal": public_proposal(accepted)}, generation
+        change.touch(gen.PROJECTS, project_id)
+    return {"project": public_project(row), "proposal": public_proposal(accepted)}
 
 
-def remove_content_of(change: Any, user_id: str) -> dict[str, int]:
+def remove_content_of(change: writes.Write, user_id: str) -> dict[str, int]:
     """Inside an account's removal: its projects go (with their proposals), its proposals on
     other projects go and those projects' `proposal_count` drops; a project whose accepted
     proposal goes keeps its status. Returns how many of each were removed."""

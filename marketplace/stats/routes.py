@@ -14,7 +14,7 @@ bp = Blueprint("stats", __name__, url_prefix="/api/v1/stats")
 SUMMARY_KEY = "/api/v1/stats/summary"  # a cache entry, SUMMARY_CACHE_TIMEOUT s
 # Tagged with the projects generation and read beside the project lists' marker, so a
 # project or proposal write makes it stale at once; new users show within the 60 s TTL.
-summary_cache = ResponseCache(PROJECTS, marker_key=keys.PROJECTS_MARKER)
+summary_cache = ResponseCache(PROJECTS, marker=keys.PROJECTS_MARKER)
 
 
 @bp.get("/online")

@@ -26,7 +26,6 @@ def summary() -> tuple[int, dict[str, Any]]:
         cur.execute(SUMMARY_SQL, (gen.PROJECTS,))
         row = cur.fetchone()
     payload = {
-        "success": True,
         "users": int(row["users"]),
         "projects": {status: int(row[status]) for status in PROJECT_STATUSES},
         "proposals": int(row["proposals"]),
