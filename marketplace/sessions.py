@@ -1,11 +1,15 @@
-"""Server-side sessions in Redis that degrade to "no session" when Redis is unreachable, and
-that end SESSION_LIFETIME after login however often they are used.
+"""Server-side sessions in Redis: created only by a login, ended SESSION_LIFETIME after it
+however often they are used, and treated as absent while Redis is unreachable.
 
 Flask refreshes a permanent session on every request (SESSION_REFRESH_EACH_REQUEST: a new
 cookie expiry), and Flask-Session 0.8 then re-saves it with a full new TTL, so a session in
 use would never end. Here a session is written only when it changed (at login), and the
 key's TTL, the cookie's expiry and the check when a session is opened all count from its
 `login_at`: a session older than that is treated as absent, whatever Redis still holds.
+
+A request without the session cookie (nearly all of them: API clients send bearer tokens)
+gets an empty session without an id and costs nothing more; an id is made only when a
+login saves the session, so a planted id is never adopted.
 """
 from __future__ import annotations
 
@@ -15,15 +19,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Flask, Request, Response
-from flask_session.redis import RedisSessionInterface
 
-from marketplace.redis import REDIS_ERRORS
+from marketplace import keys
+from marketplace.adapters.flask_session import SessionStore
+from marketplace.redis import degrade
 
-SESSION_PREFIX = "session:"
 
-
-class _StoreDown(Exception):
-    """The session could not be written; the response must not carry a cookie."""
+class _NotStored(Exception):
+    """The session could not be written: the response must not carry a cookie."""
 
 
 def session_deadline(app: Flask, session: Any) -> float | None:
@@ -36,23 +39,40 @@ def session_deadline(app: Flask, session: Any) -> float | None:
     return login_at + app.permanent_session_lifetime.total_seconds()
 
 
-class ResilientRedisSessionInterface(RedisSessionInterface):
-    """Flask-Session's Redis interface with the service's failure policy and an absolute
-    lifetime applied."""
+class ServiceSessions(SessionStore):
+    """Flask-Session's Redis interface with the service's lifetime and failure policy."""
+
+    def __init__(self, app: Flask, **options: Any) -> None:
+        super().__init__(app, **options)
+        self.cookie_name = app.config["SESSION_COOKIE_NAME"]
 
     def open_session(self, app: Flask, request: Request) -> Any:
-        """The stored session if it is still within its lifetime, else a fresh empty one."""
-        session = super().open_session(app, request)
-        if not session:
-            return session
-        deadline = session_deadline(app, session)
-        if deadline is None or time.time() >= deadline:
-            return self.session_class(sid=self._generate_sid(self.sid_length),
-                                      permanent=self.permanent)
-        return session
+        """The stored session if its cookie names one still within its lifetime, else an
+        empty one without an id."""
+        sid = request.cookies.get(self.cookie_name) if "HTTP_COOKIE" in request.environ else None
+        if sid:
+            data = self.read(self._get_store_id(sid))
+            if data is not None:
+                session = self.session_class(data, sid=sid)
+                deadline = session_deadline(app, session)
+                if deadline is not None and time.time() < deadline:
+                    return session
+        return self.session_class(sid=None, permanent=self.permanent)
 
-    def should_set_storage(self, app: Flask, session: Any) -> bool:
-        return bool(session.modified)  # never a refresh: using a session does not extend it
+    def save_session(self, app: Flask, session: Any, response: Response) -> None:
+        """Nothing unless the session changed (never a refresh: use does not extend it)."""
+        if not session.modified:
+            if session.accessed:
+                response.vary.add("Cookie")
+            return
+        if session.sid is None:
+            session.sid = self.new_sid()
+        if session and self._ends_in(app, session) <= 0:
+            return  # already over: neither a key nor a cookie
+        try:
+            super().save_session(app, session, response)
+        except _NotStored:
+            pass  # no stored session, so no cookie either
 
     def should_set_cookie(self, app: Flask, session: Any) -> bool:
         return bool(session.modified)
@@ -63,45 +83,39 @@ class ResilientRedisSessionInterface(RedisSessionInterface):
             return super().get_expiration_time(app, session)
         return datetime.fromtimestamp(deadline, UTC)
 
-    def _retrieve_session_data(self, store_id: str) -> dict | None:
-        try:
-            return super()._retrieve_session_data(store_id)
-        except REDIS_ERRORS:
-            return None  # treated as absent: the request goes on without a session
+    def _ends_in(self, app: Flask, session: Any) -> float:
+        deadline = session_deadline(app, session)
+        return (app.permanent_session_lifetime.total_seconds() if deadline is None
+                else deadline - time.time())
 
-    def _delete_session(self, store_id: str) -> None:
-        try:
-            super()._delete_session(store_id)
-        except REDIS_ERRORS:
-            pass  # it expires by its TTL; its cookie is cleared all the same
+    @degrade(None)  # Redis down: no session; the request goes on without one
+    def read(self, store_id: str) -> dict | None:
+        return super().read(store_id)
 
-    def _upsert_session(self, lifetime: timedelta, session: Any, store_id: str) -> None:
+    @degrade(None)  # Redis down: the key expires by its TTL; the cookie is cleared anyway
+    def delete(self, store_id: str) -> None:
+        super().delete(store_id)
+
+    def write(self, lifetime: timedelta, session: Any, store_id: str) -> None:
         """Flask-Session's SET, with a TTL that ends at login_at + SESSION_LIFETIME (to the
         millisecond, by this process's clock) instead of a full lifetime from now."""
-        deadline = session_deadline(self.app, session)
-        ends_in = lifetime.total_seconds() if deadline is None else deadline - time.time()
-        if ends_in <= 0:
-            raise _StoreDown()  # already over: neither a key nor a cookie
-        try:
-            self.client.set(store_id, self.serializer.encode(session),
-                            px=math.ceil(ends_in * 1000))
-        except REDIS_ERRORS as exc:
-            raise _StoreDown() from exc
+        if not self._set(store_id, session, self._ends_in(self.app, session)):
+            raise _NotStored()  # Flask-Session then sets no cookie (see save_session)
 
-    def save_session(self, app: Flask, session: Any, response: Response) -> None:
-        try:
-            super().save_session(app, session, response)
-        except _StoreDown:
-            pass  # no stored session, so no cookie either
+    @degrade(False)  # Redis down: no stored session, so no cookie either
+    def _set(self, store_id: str, session: Any, ends_in: float) -> bool:
+        self.client.set(store_id, self.serializer.encode(session),
+                        px=math.ceil(ends_in * 1000))
+        return True
 
 
 def install_session_interface(app: Flask, client: Any) -> None:
-    """Replace the interface Flask-Session installed with the resilient one."""
+    """Replace the interface Flask-Session installed with the service's."""
     cfg = app.config
-    app.session_interface = ResilientRedisSessionInterface(
+    app.session_interface = ServiceSessions(
         app,
         client=client,
-        key_prefix=SESSION_PREFIX,
+        key_prefix=keys.SESSION,
         use_signer=cfg["SESSION_USE_SIGNER"],
         permanent=cfg["SESSION_PERMANENT"],
         sid_length=cfg["SESSION_ID_LENGTH"],

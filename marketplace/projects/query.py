@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus
 
 from werkzeug.datastructures import MultiDict
 
@@ -28,13 +28,18 @@ class ListQuery:
     q: str | None = None
 
     def canonical(self) -> str:
-        """Sorted `name=value` pairs, absent filters left out (runs twice per cached read:
-        the rate-limit check plans the read, then the view serves it; no asdict copies)."""
-        return urlencode([(name, str(value)) for name in _SORTED_FIELDS
-                          if (value := getattr(self, name)) is not None])
-
-
-_SORTED_FIELDS = tuple(sorted(field.name for field in fields(ListQuery)))
+        """`name=value` pairs sorted by name, absent filters left out, encoded as
+        `urlencode` would: only the free-text `q` and `skill` can need quoting (the other
+        values were checked to be digits or one of a few words)."""
+        pairs = [f"page={self.page}", f"per_page={self.per_page}"]
+        if self.q is not None:
+            pairs.append(f"q={quote_plus(self.q)}")
+        if self.skill is not None:
+            pairs.append(f"skill={quote_plus(self.skill)}")
+        pairs.append(f"sort={self.sort}")
+        if self.status is not None:
+            pairs.append(f"status={self.status}")
+        return "&".join(pairs)
 
 
 def _integer(raw: str, low: int, high: int) -> int:
