@@ -17,6 +17,9 @@ accesslog = None  # the app logs one line per request itself
 errorlog = "-"
 # Workers import the app after the fork, so each builds its own Redis and PostgreSQL pools.
 preload_app = False
+# gunicorn's control socket (for `gunicornc`) is one path per user, shared by every instance
+# on a machine; nothing here uses it.
+control_socket_disable = True
 
 # Outside production: signing keys generated once per start, inherited by every worker.
 development_secrets(os.environ)

@@ -37,6 +37,7 @@ from redis.exceptions import NoScriptError, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
+from marketplace.adapters import redis as pool_adapter
 from marketplace.errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -143,14 +144,18 @@ class _BreakerConnectionMixin:
 
 
 class _GuardedPool(BlockingConnectionPool):
-    """A blocking pool that refuses at once while the breaker is open."""
+    """A blocking pool that refuses at once while the breaker is open, with a lean checkout
+    (`adapters/redis.py`): one of these operations per Redis round trip."""
 
     breaker: CircuitBreaker
 
     def get_connection(self, *args: Any, **kwargs: Any) -> Connection:
         if not self.breaker.allow():
             raise RedisUnavailable("redis unavailable (circuit open)")
-        return super().get_connection()
+        return pool_adapter.checkout(self)
+
+    def release(self, connection: Connection) -> None:
+        pool_adapter.checkin(self, connection)
 
 
 def per_process_budget(max_connections: int, workers: int) -> int:

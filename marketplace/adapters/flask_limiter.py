@@ -16,9 +16,13 @@ PRIVATE = ("Limiter._fallback_limiter",)
 _HOOKS = ("before_request_funcs", "after_request_funcs", "teardown_request_funcs")
 
 
+EXPECTED_HOOKS = 3  # one before, one after and one teardown hook per app (Flask-Limiter 4.1)
+
+
 def init_without_request_hooks(limiter: Limiter, app: Flask) -> int:
     """`limiter.init_app(app)`, then drop the request hooks it registered (Flask's public
-    hook registries, compared before and after); returns how many were dropped."""
+    hook registries, compared before and after); returns how many were dropped. An upgrade
+    that registers them another way fails here, at start, instead of counting twice."""
     before = {name: {key: list(funcs) for key, funcs in getattr(app, name).items()}
               for name in _HOOKS}
     limiter.init_app(app)
@@ -29,6 +33,10 @@ def init_without_request_hooks(limiter: Limiter, app: Flask) -> int:
             kept = before[name].get(key, [])
             dropped += len(funcs) - len(kept)
             registry[key] = kept
+    if dropped != EXPECTED_HOOKS:
+        raise RuntimeError(
+            f"Flask-Limiter registered {dropped} request hooks, not {EXPECTED_HOOKS}: "
+            "marketplace/adapters/flask_limiter.py must learn how it hooks into requests now")
     return dropped
 
 
@@ -41,6 +49,7 @@ def fallback_strategy(limiter: Limiter) -> RateLimiter:
 def check(limiter: Limiter) -> None:
     """Fail with the attribute's name if an upgrade removed what this adapter reads."""
     found: Any = getattr(limiter, "_fallback_limiter", None)
-    assert isinstance(found, RateLimiter), (
+    if not isinstance(found, RateLimiter):
+        raise RuntimeError(
         "flask_limiter.Limiter._fallback_limiter (the in-memory fallback strategy) is gone "
         "or changed; marketplace/adapters/flask_limiter.py needs a new way to reach it")

@@ -50,6 +50,7 @@ def check() -> None:
     """Fail with the hook's name if an upgrade removed what this adapter relies on."""
     for name in PRIVATE:
         attribute = name.rpartition(".")[2]
-        assert callable(getattr(RedisSessionInterface, attribute, None)), (
+        if not callable(getattr(RedisSessionInterface, attribute, None)):
+            raise RuntimeError(
             f"flask_session {name} is gone; marketplace/adapters/flask_session.py needs the "
             "new way to read, write and delete a stored session")

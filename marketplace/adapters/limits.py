@@ -19,6 +19,7 @@ def incr_script_sha(storage: RedisStorage) -> str:
 def check(storage: RedisStorage) -> None:
     """Fail with the attribute's name if an upgrade removed what this adapter reads."""
     script = getattr(storage, "lua_incr_expire", None)
-    assert script is not None and isinstance(getattr(script, "sha", None), str), (
+    if script is None or not isinstance(getattr(script, "sha", None), str):
+        raise RuntimeError(
         "limits.storage.RedisStorage.lua_incr_expire (the INCRBY+EXPIRE script) is gone or "
         "changed; marketplace/adapters/limits.py needs a new way to count in one round trip")

@@ -20,9 +20,11 @@ def discard_idle(pool: psycopg2.pool.ThreadedConnectionPool) -> None:
 
 def check(pool: psycopg2.pool.ThreadedConnectionPool) -> None:
     """Fail with the attribute's name if an upgrade removed what this adapter reads."""
-    assert hasattr(pool, "_lock") and hasattr(pool._lock, "acquire"), (
+    if not hasattr(getattr(pool, "_lock", None), "acquire"):
+        raise RuntimeError(
         "psycopg2.pool.ThreadedConnectionPool._lock is gone; "
         "marketplace/adapters/psycopg2.py needs a new way to drop idle connections")
-    assert isinstance(getattr(pool, "_pool", None), list), (
+    if not isinstance(getattr(pool, "_pool", None), list):
+        raise RuntimeError(
         "psycopg2.pool.AbstractConnectionPool._pool (the idle list) is gone or changed; "
         "marketplace/adapters/psycopg2.py needs a new way to drop idle connections")
