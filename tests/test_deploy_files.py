@@ -3,7 +3,7 @@ import runpy
 
 import yaml
 
-from tests.processes import ROOT
+from scripts.processes import ROOT
 
 
 def load_render():

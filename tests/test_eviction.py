@@ -7,18 +7,17 @@ from typing import Any
 import pytest
 import redis as redis_lib
 
+from scripts.processes import PrivateRedis
+from tests.helpers import API, SMALL_LRU, UNLIMITED
 from tests.plugins.auth import DEFAULT_PASSWORD, AuthActions
 from tests.plugins.projects import make_project, make_user
-from tests.servers import PrivateRedis
 
-API = "/api/v1"
 MAXMEMORY = 2 * 1024 * 1024
 
 
 @pytest.fixture
 def small_redis(tmp_path: Any) -> Any:
-    server = PrivateRedis(tmp_path / "redis", extra_args=[
-        "--maxmemory", "2mb", "--maxmemory-policy", "allkeys-lru"]).start()
+    server = PrivateRedis(tmp_path / "redis", extra_args=SMALL_LRU).start()
     yield server
     server.kill()
 
@@ -37,7 +36,7 @@ def _flood(client: Any, rounds: range) -> int:
 
 
 def test_service_stays_correct_under_eviction(make_app: Any, db: Any, small_redis: Any) -> None:
-    app = make_app(REDIS_URL=small_redis.url, PROJECTS_RATE_LIMIT="100000 per hour")
+    app = make_app(REDIS_URL=small_redis.url, PROJECTS_RATE_LIMIT=UNLIMITED)
     client = app.test_client()
     server = redis_lib.Redis.from_url(small_redis.url)
     assert server.config_get("maxmemory")["maxmemory"] == str(MAXMEMORY)

@@ -12,20 +12,12 @@ import redis as redis_lib
 import yaml
 
 from marketplace.health import monitoring
+from scripts.processes import ROOT
 from tests.plugins.auth import AuthActions
-from tests.processes import ROOT
-from tests.servers import PrivateRedis
 
 STATS = "/api/v1/health/redis-stats"
 PREFIXES = ["cache:", "rate-limit:", "session:", "user:", "jwt:revoked:", "active:", "temp:",
             "stats:", "other"]
-
-
-@pytest.fixture
-def private_redis(tmp_path: Any) -> Any:
-    server = PrivateRedis(tmp_path / "redis").start()
-    yield server
-    server.kill()
 
 
 @pytest.fixture(autouse=True)

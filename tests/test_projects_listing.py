@@ -10,7 +10,7 @@ import pytest
 from marketplace.generations import PROJECTS as GENERATION
 from marketplace.projects import store
 from marketplace.projects.query import ListQuery
-from tests.conftest import count_rows
+from tests.helpers import count_rows
 from tests.plugins.projects import PROJECTS
 
 
