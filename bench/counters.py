@@ -7,6 +7,8 @@ from collections import Counter
 import psycopg2
 import redis
 
+from scripts.processes import redis_command_calls
+
 IGNORED = {"info", "monitor", "client|list", "client|info"}  # our own probes
 
 
@@ -21,12 +23,8 @@ class RedisCommands:
         self.client = redis.Redis.from_url(url)
 
     def snapshot(self) -> Counter[str]:
-        stats = self.client.info("commandstats")
-        return Counter({
-            name.removeprefix("cmdstat_"): int(value["calls"])
-            for name, value in stats.items()
-            if name.removeprefix("cmdstat_") not in IGNORED
-        })
+        calls = redis_command_calls(self.client)
+        return Counter({name: n for name, n in calls.items() if name not in IGNORED})
 
 
 class PgTransactions:

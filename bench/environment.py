@@ -50,7 +50,7 @@ def _cmd(*args: str) -> str:
         return "unknown"
 
 
-def versions() -> dict[str, str]:
+def versions(with_peer: bool) -> dict[str, str]:
     from bench.targets import peer_versions
 
     settings = Settings()
@@ -67,8 +67,9 @@ def versions() -> dict[str, str]:
             found[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             found[package] = "not installed"
-    found["node"] = _cmd("node", "--version")
-    found.update(peer_versions())
+    if with_peer:
+        found["node"] = _cmd("node", "--version")
+        found.update(peer_versions())
     found["redis-server"] = str(info.get("redis_version"))
     found["postgres"] = pg_version
     found["wrk"] = _cmd("wrk", "-v").splitlines()[0] if _cmd("wrk", "-v") else "unknown"

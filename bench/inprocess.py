@@ -1,4 +1,5 @@
-"""Redis round trips and SQL statements per request, counted inside one app instance.
+"""Redis round trips and SQL statements per request, counted inside one app instance built
+with the production configuration (`production_app`).
 
 Commands per request (INFO commandstats) are an upper bound on round trips: a pipeline or
 an MGET sends several commands, or several keys, in one write. Here every write of a
@@ -7,14 +8,49 @@ come from the app's own counter (`db.pool.queries`).
 """
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from redis.connection import AbstractConnection
 
 from bench.scenarios import Scenario
+from bench.settings import Settings
 from bench.sides import Side
+from bench.targets import our_env
+
+
+@contextlib.contextmanager
+def production_app(settings: Settings) -> Iterator[Any]:
+    """Our app as the bench's gunicorn workers run it (`our_env`: production, LOG_LEVEL=INFO,
+    rate limits raised, the bench's database and Redis db), built in this process.
+
+    The app configures logging as it does under gunicorn (a root handler at INFO); that
+    handler writes to /dev/null, so every log line is still made and formatted but the
+    terminal stays clean. The logging this process had before is restored at the end.
+    """
+    from config import load_config
+    from marketplace import close_app, create_app
+
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    root.handlers.clear()  # as in a fresh worker: create_app installs its own handler
+    with open(os.devnull, "w") as devnull:
+        app = create_app(load_config(our_env(settings)))
+        for handler in root.handlers:
+            if isinstance(handler, logging.StreamHandler):
+                handler.setStream(devnull)
+        try:
+            yield app
+        finally:
+            with contextlib.suppress(Exception):
+                close_app(app)
+            root.handlers[:] = saved_handlers
+            root.setLevel(saved_level)
 
 
 @dataclass

@@ -7,9 +7,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from bench.counters import PgTransactions, RedisCommands
-from bench.procs import log
 from bench.scenarios import Scenario
-from bench.settings import Settings
+from bench.settings import Settings, log
 from bench.sides import Side
 from bench.wrk import Result, run_wrk, write_script
 
@@ -19,6 +18,7 @@ class Measured:
     """Everything measured for one (scenario, target)."""
 
     runs: list[Result] = field(default_factory=list)
+    cpu_seconds: float = 0.0  # the target's processes, summed over the timed runs
     redis_calls: Counter[str] = field(default_factory=Counter)  # commandstats deltas, timed runs
     seq_requests: int = 0
     seq_redis: Counter[str] = field(default_factory=Counter)  # commandstats, accounting pass
@@ -34,6 +34,17 @@ class Measured:
         """Median of the rounds' throughputs (robust to one disturbed round)."""
         values = sorted(r.rps for r in self.runs)
         return values[len(values) // 2] if values else 0.0
+
+    @property
+    def rps_range(self) -> tuple[float, float]:
+        """The slowest and the fastest round (the spread the median hides)."""
+        values = [r.rps for r in self.runs]
+        return (min(values), max(values)) if values else (0.0, 0.0)
+
+    @property
+    def cpu_per_10k(self) -> float:
+        """Worker CPU seconds (user + system, master included) per 10,000 requests served."""
+        return self.cpu_seconds / self.requests * 10_000 if self.requests else 0.0
 
     @property
     def p50(self) -> float:
@@ -72,22 +83,27 @@ def timed(scenario: Scenario, sides: list[Side], settings: Settings,
                                           settings.threads)
     for side in sides:
         scenario.before_run(side)
-        run_wrk(side.server.base_url, scripts[side.kind], settings.warmup,
+        run_wrk(side.server.url, scripts[side.kind], settings.warmup,
                 settings.connections, settings.threads)
     for round_no in range(settings.rounds):
         shift = round_no % len(sides)
         for side in sides[shift:] + sides[:shift]:
             scenario.before_run(side)
             before = redis_cmds.snapshot()
-            result = run_wrk(side.server.base_url, scripts[side.kind], settings.duration,
+            cpu_before = side.server.cpu_seconds()
+            result = run_wrk(side.server.url, scripts[side.kind], settings.duration,
                              settings.connections, settings.threads)
+            cpu = side.server.cpu_seconds() - cpu_before
             delta = redis_cmds.snapshot()
             delta.subtract(before)
             measured = results[side.kind]
             measured.runs.append(result)
+            measured.cpu_seconds += cpu
             measured.redis_calls.update(+delta)
+            per_10k = cpu / result.requests * 10_000 if result.requests else 0.0
             log(f"{scenario.name} r{round_no + 1} {side.kind:5s} {result.rps:8.0f} req/s "
-                f"p50 {result.p50_ms:6.2f} ms p99 {result.p99_ms:6.2f} ms errors {result.errors}")
+                f"p50 {result.p50_ms:6.2f} ms p99 {result.p99_ms:6.2f} ms "
+                f"cpu {per_10k:5.2f} s/10k errors {result.errors}")
             _drain(result)
     return results
 

@@ -1,16 +1,15 @@
 """Where a cached GET /projects spends its time: py-spy samples of the gunicorn workers."""
 from __future__ import annotations
 
-import subprocess
 import sys
 import threading
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.procs import Server, log, run, stop_group
-from bench.settings import OUT, Settings
+from bench.settings import OUT, Settings, log
 from bench.wrk import run_wrk
+from scripts.processes import ServerProcess, run_quietly
 
 TOOLS = OUT / "tools"
 PY_SPY = TOOLS / "bin" / "py-spy"
@@ -30,35 +29,32 @@ def ensure_py_spy() -> bool:
     if PY_SPY.exists():
         return True
     try:
-        run([sys.executable, "-m", "pip", "install", "-q", "--target", str(TOOLS), "py-spy"])
+        run_quietly([sys.executable, "-m", "pip", "install", "-q", "--target", str(TOOLS),
+                     "py-spy"])
     except RuntimeError as exc:
         log(f"py-spy not installable, profile skipped: {exc}")
         return False
     return PY_SPY.exists()
 
 
-def record(server: Server, script: Path, settings: Settings, name: str) -> Profile | None:
+def record(server: ServerProcess, script: Path, settings: Settings,
+           name: str) -> Profile | None:
     """Sample every worker while wrk drives one scenario."""
-    if not ensure_py_spy() or server.proc is None:
+    if not ensure_py_spy() or server.process is None:
         return None
     seconds = settings.profile_seconds
     raw = OUT / f"profile-{name}.txt"
-    load = threading.Thread(target=run_wrk, args=(server.base_url, script, seconds + 2,
+    load = threading.Thread(target=run_wrk, args=(server.url, script, seconds + 2,
                                                   settings.connections, settings.threads))
     load.start()
     try:
-        cmd = [str(PY_SPY), "record", "--pid", str(server.proc.pid), "--subprocesses",
+        cmd = [str(PY_SPY), "record", "--pid", str(server.process.pid), "--subprocesses",
                "--duration", str(seconds), "--rate", "200", "--format", "raw",
                "--output", str(raw), "--nonblocking"]
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                text=True, start_new_session=True,
-                                env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(TOOLS)})
-        try:
-            _, err = proc.communicate(timeout=seconds + 60)
-        finally:
-            stop_group(proc)
-        if proc.returncode != 0:
-            log(f"py-spy failed ({proc.returncode}): {err[-500:]}")
+        done = run_quietly(cmd, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(TOOLS)},
+                           timeout=seconds + 60, check=False)
+        if done.returncode != 0:
+            log(f"py-spy failed ({done.returncode}): {done.stdout[-500:]}")
             return None
     finally:
         load.join()

@@ -1,11 +1,11 @@
-"""`make bench`: seed, start the three targets, drive them with wrk, write bench/results.md.
+"""`make bench`: seed, start the targets, drive them with wrk, write bench/results.md.
 
-Everything started here (gunicorn, node, wrk, py-spy) runs in its own process group and is
-stopped in `finally`, also when a step fails or the run is interrupted.
+The targets are our service, a bare Flask app and, when PEER_DIR names a checkout of it, the
+Express peer. Everything started here (gunicorn, node, wrk, py-spy) runs in its own process
+group and is stopped in `finally`, also when a step fails or the run is interrupted.
 """
 from __future__ import annotations
 
-import contextlib
 import signal
 import sys
 from typing import Any
@@ -13,16 +13,17 @@ from typing import Any
 import redis
 
 from bench import environment, targets
+from bench.calls import WARMUP, count_calls
 from bench.counters import PgTransactions, RedisCommands
-from bench.inprocess import count
+from bench.inprocess import count, production_app
 from bench.measure import Measured, accounting, timed
-from bench.procs import Server, log
 from bench.profile import record
 from bench.report import Report, scenario_by_name, write
 from bench.scenarios import Scenario, selected
-from bench.settings import BENCH, Settings
+from bench.settings import BENCH, PEER_NOT_RUN, Settings, log
 from bench.sides import Side, register_our_user, use_peer_user
-from bench.wrk import ensure_wrk, run_wrk, write_script
+from bench.wrk import Request, ensure_wrk, run_wrk, write_script
+from scripts.processes import ServerProcess
 
 PROFILED = ("list_hit", "detail_miss")  # the path the targets are about, and the slowest read
 
@@ -35,7 +36,9 @@ def main() -> int:
     signal.signal(signal.SIGTERM, _terminate)
     settings = Settings()
     ensure_wrk()
-    servers: list[Server] = []
+    if settings.peer_source is None:
+        log(f"{PEER_NOT_RUN}: comparing with bare Flask only")
+    servers: list[ServerProcess] = []
     try:
         report = bench(settings, servers)
     finally:
@@ -47,21 +50,25 @@ def main() -> int:
     return 0
 
 
-def start(server: Server, servers: list[Server]) -> Server:
+def start(server: ServerProcess, servers: list[ServerProcess],
+          timeout: float = 60.0) -> ServerProcess:
     servers.append(server)
-    server.start()
+    server.start(timeout)
+    log(f"{server.name} ready on :{server.port}")
     return server
 
 
-def bench(settings: Settings, servers: list[Server]) -> Report:
-    log("preparing databases: ours (seed-demo) and the Express peer (npm ci, seed.js)")
+def bench(settings: Settings, servers: list[ServerProcess]) -> Report:
+    log("preparing our database (seed-demo)")
     targets.prepare_ours(settings)
-    targets.prepare_peer(settings)
+    if settings.peer_source is not None:
+        log(f"preparing the Express peer from {settings.peer_source} (npm ci, seed.js)")
+        targets.prepare_peer(settings)
     ours = start(targets.ours(settings), servers)
-    peer = start(targets.peer(settings), servers)
+    peer = start(targets.peer(settings), servers) if settings.peer_source else None
     bare = start(targets.bare(settings), servers)
     sides = make_sides(settings, ours, peer, bare)
-    report = Report(settings, environment.machine(), environment.versions())
+    report = Report(settings, environment.machine(), environment.versions(peer is not None))
     report.machine["load average at start"] = environment.load()
     redis_cmds = RedisCommands(settings.redis_url(settings.our_redis_db))
     pg = PgTransactions(settings.pg_url("postgres"))
@@ -109,15 +116,21 @@ def can_run(scenario: Scenario, side: Side) -> bool:
     return side.has_route(scenario.method, scenario.requests(side)[0][0].path)
 
 
-def make_sides(settings: Settings, ours: Server, peer: Server, bare: Server) -> list[Side]:
+def make_sides(settings: Settings, ours: ServerProcess, peer: ServerProcess | None,
+               bare: ServerProcess) -> list[Side]:
+    """Ours first, then the peer (when it runs), then bare Flask."""
     our = Side("ours", ours, redis.Redis.from_url(settings.redis_url(settings.our_redis_db)),
                settings.our_db, targets.read_ids(settings, settings.our_db, settings.projects))
-    other = Side("peer", peer,
-                 redis.Redis.from_url(settings.redis_url(settings.peer_redis_db)),
-                 settings.peer_db, targets.read_ids(settings, settings.peer_db, settings.projects))
     register_our_user(our)
-    use_peer_user(other)
-    return [our, other, Side("bare", bare)]
+    sides = [our]
+    if peer is not None:
+        other = Side("peer", peer,
+                     redis.Redis.from_url(settings.redis_url(settings.peer_redis_db)),
+                     settings.peer_db,
+                     targets.read_ids(settings, settings.peer_db, settings.projects))
+        use_peer_user(other)
+        sides.append(other)
+    return [*sides, Side("bare", bare)]
 
 
 def check_presence(scenario: Scenario, sides: list[Side], report: Report) -> None:
@@ -136,25 +149,31 @@ def check_presence(scenario: Scenario, sides: list[Side], report: Report) -> Non
 
 def count_in_process(settings: Settings, plan: list[tuple[Scenario, list[Side]]],
                      report: Report) -> None:
-    """Round trips and SQL statements per request inside one instance of our app."""
-    from config import load_config
-    from marketplace import close_app, create_app
+    """Inside one instance of our app: Redis round trips and SQL statements per request,
+    then Python function calls per request (cProfile), and bare Flask's calls the same way."""
+    from bench.bare_app import app as bare_app
 
-    env = {**targets.our_env(settings, 0), "LOG_LEVEL": "WARNING"}  # counts, not logs
-    app = create_app(load_config(env))
-    try:
+    log("in process: round trips, SQL statements and Python calls per request")
+    report.bare_calls = count_calls(bare_app, [Request("GET", "/")], {},
+                                    settings.calls_requests)
+    with production_app(settings) as app:
         for scenario, sides in plan:
             side = sides[0]
             scenario.prepare(side)
-            n = 20 if scenario.name == "login" else 100
-            report.counted[scenario.name] = count(app, scenario, side, n)
-    finally:
-        with contextlib.suppress(Exception):
-            close_app(app)
+            slow = scenario.name == "login"  # a password hash per request
+            report.counted[scenario.name] = count(app, scenario, side, 20 if slow else 100)
+            requests, headers = scenario.requests(side)
+            scenario.before_run(side)  # a miss run starts with no cached project
+            warmup = max(WARMUP, len(requests)) if scenario.cached_read else WARMUP
+            n = settings.calls_requests // 10 if slow else settings.calls_requests
+            calls = count_calls(app, requests, headers, n, 5 if slow else warmup)
+            report.calls[scenario.name] = calls
+            log(f"calls {scenario.name}: {calls.per_request:,.0f} per request "
+                f"({report.bare_calls.per_request:,.0f} bare), statuses {dict(calls.statuses)}")
 
 
-def compare_worker_classes(settings: Settings, sync: Server, servers: list[Server],
-                           report: Report) -> None:
+def compare_worker_classes(settings: Settings, sync: ServerProcess,
+                           servers: list[ServerProcess], report: Report) -> None:
     """sync (the production default) vs gthread (--threads 4) vs gevent, alternating rounds."""
     scenario = scenario_by_name("list_hit")
     if "list_hit" not in report.results:
@@ -177,13 +196,15 @@ def compare_worker_classes(settings: Settings, sync: Server, servers: list[Serve
     script = write_script("workers-list_hit", requests, headers, settings.threads)
     results = {name: Measured() for name in candidates}
     for server in candidates.values():
-        run_wrk(server.base_url, script, settings.warmup, settings.connections, settings.threads)
+        run_wrk(server.url, script, settings.warmup, settings.connections, settings.threads)
     for round_no in range(settings.rounds):
         names = list(candidates)
         shift = round_no % len(names)
         for name in names[shift:] + names[:shift]:
-            result = run_wrk(candidates[name].base_url, script, settings.duration,
+            cpu_before = candidates[name].cpu_seconds()
+            result = run_wrk(candidates[name].url, script, settings.duration,
                              settings.connections, settings.threads)
+            results[name].cpu_seconds += candidates[name].cpu_seconds() - cpu_before
             results[name].runs.append(result)
             log(f"worker {name:7s} {result.rps:8.0f} req/s p99 {result.p99_ms:6.2f} ms")
     report.workers = results

@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
 import redis
 
-from bench.procs import Server
+from scripts.processes import ServerProcess, http
 
 OUR_USER = ("bench-client@example.com", "bench-password-1", "Bench Client")
 PEER_USER = ("bench@example.com", "bench-password-1", "Bench User")  # created by seed.js
@@ -18,7 +16,7 @@ PEER_USER = ("bench@example.com", "bench-password-1", "Bench User")  # created b
 @dataclass
 class Side:
     kind: str  # "ours", "peer" or "bare"
-    server: Server
+    server: ServerProcess
     redis: redis.Redis | None = None  # the target's own Redis db
     database: str | None = None
     ids: list[str] = field(default_factory=list)
@@ -33,30 +31,17 @@ class Side:
     def call(self, method: str, path: str, body: Any = None,
              token: str | None = None) -> tuple[int, Any]:
         """One JSON request for setup and sanity checks (not measured)."""
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(  # noqa: S310 (http://127.0.0.1 only)
-            self.server.base_url + path, data=data, method=method)
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
-        if token:
-            req.add_header("Authorization", f"Bearer {token}")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        result = http(method, self.server.url + path, body=body, headers=headers, timeout=30)
         try:
-            with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310
-                return resp.status, json.loads(resp.read() or b"null")
-        except urllib.error.HTTPError as exc:
-            raw = exc.read()
-            try:
-                return exc.code, json.loads(raw or b"null")
-            except ValueError:
-                return exc.code, raw[:200]
+            return result.status, json.loads(result.body or b"null")
+        except ValueError:
+            return result.status, result.body[:200]
 
     def body_size(self, path: str) -> int:
         """Bytes of one response body (the two services' payloads differ in fields)."""
-        req = urllib.request.Request(self.server.base_url + path)  # noqa: S310
-        if self.token:
-            req.add_header("Authorization", f"Bearer {self.token}")
-        with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310
-            return len(resp.read())
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        return len(http("GET", self.server.url + path, headers=headers, timeout=30).body)
 
     def log_in(self) -> str:
         """A fresh access token (tokens expire; each scenario asks again)."""

@@ -1,20 +1,26 @@
-"""Prepare and start the three targets: our service, the Express peer, the bare Flask app."""
+"""Prepare and start the targets: our service, the bare Flask app and, when PEER_DIR names a
+checkout of it, the Express peer."""
 from __future__ import annotations
 
-import os
+import json
 import secrets
 import shutil
 import sys
-from pathlib import Path
 
 import psycopg2
 import redis
 
-from bench.procs import Server, free_port, log, run
-from bench.settings import OUT, PEER_SOURCE, ROOT, UNLIMITED, Settings
+from bench.settings import OUT, ROOT, UNLIMITED, Settings, log
+from scripts.processes import (
+    GunicornService,
+    ServerProcess,
+    free_port,
+    inherited_environ,
+    run_quietly,
+)
 
 LOGS = OUT / "logs"
-PEER_DIR = OUT / "peer"
+PEER_COPY = OUT / "peer"  # a writable copy of PEER_DIR, with its node_modules
 GEVENT_SITE = OUT / "gevent"
 
 
@@ -29,17 +35,17 @@ def recreate_database(settings: Settings, name: str) -> None:
     conn.close()
 
 
-def our_env(settings: Settings, port: int, worker_class: str = "sync") -> dict[str, str]:
+def our_env(settings: Settings, worker_class: str = "sync") -> dict[str, str]:
     """The production configuration, with the bench's database, Redis db and no rate limits."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GUNICORN", "FLASK"))}
+    env = inherited_environ()
     env.update(
         APP_ENV="production",
+        LOG_LEVEL="INFO",
         DATABASE_URL=settings.pg_url(settings.our_db),
         REDIS_URL=settings.redis_url(settings.our_redis_db),
         SESSION_SECRET=_secret("session"),
         JWT_SECRET=_secret("jwt"),
         WEB_CONCURRENCY="2",
-        PORT=str(port),
         AUTH_RATE_LIMIT=UNLIMITED,
         LOGIN_FAILURE_LIMIT=UNLIMITED,
         PROJECTS_RATE_LIMIT=UNLIMITED,
@@ -66,12 +72,12 @@ def prepare_ours(settings: Settings) -> None:
     """Fresh database, migrations, demo data; the bench's own Redis db emptied."""
     recreate_database(settings, settings.our_db)
     redis.Redis.from_url(settings.redis_url(settings.our_redis_db)).flushdb()
-    env = our_env(settings, 0)
+    env = our_env(settings)
     flask = [sys.executable, "-m", "flask", "--app", "marketplace"]
-    run([*flask, "db", "upgrade"], env=env, cwd=ROOT)
+    run_quietly([*flask, "db", "upgrade"], env=env, cwd=ROOT)
     log(f"seeding {settings.projects} projects and {settings.users} users (seed-demo)")
     try:
-        run([*flask, "seed-demo", "--projects", str(settings.projects), "--users",
+        run_quietly([*flask, "seed-demo", "--projects", str(settings.projects), "--users",
              str(settings.users)], env=env, cwd=ROOT, timeout=1800)
     except RuntimeError as exc:
         if "No such command" not in str(exc):
@@ -107,19 +113,14 @@ def seed_with_sql(settings: Settings) -> None:
     conn.close()
 
 
-def ours(settings: Settings, worker_class: str = "sync") -> Server:
-    port = free_port()
-    cmd = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
-    return Server(f"ours-{worker_class}", cmd, our_env(settings, port, worker_class), ROOT,
-                  port, "/api/v1/health", LOGS)
+def ours(settings: Settings, worker_class: str = "sync") -> GunicornService:
+    return GunicornService(our_env(settings, worker_class), LOGS, name=f"ours-{worker_class}")
 
 
-def bare(settings: Settings) -> Server:
+def bare(settings: Settings) -> GunicornService:
     """Same gunicorn.conf.py, same worker class and count as our service."""
-    port = free_port()
-    env = our_env(settings, port)
-    cmd = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "bench.bare_app:app"]
-    return Server("bare", cmd, env, ROOT, port, "/", LOGS)
+    return GunicornService(our_env(settings), LOGS, app="bench.bare_app:app", name="bare",
+                           ready_path="/")
 
 
 def ensure_gevent() -> bool:
@@ -127,8 +128,8 @@ def ensure_gevent() -> bool:
     if (GEVENT_SITE / "gevent").exists():
         return True
     try:
-        run([sys.executable, "-m", "pip", "install", "-q", "--target", str(GEVENT_SITE),
-             "gevent"])
+        run_quietly([sys.executable, "-m", "pip", "install", "-q", "--target",
+                     str(GEVENT_SITE), "gevent"])
     except RuntimeError as exc:
         log(f"gevent not installable, skipped: {exc}")
         return False
@@ -136,7 +137,7 @@ def ensure_gevent() -> bool:
 
 
 def peer_env(settings: Settings, port: int) -> dict[str, str]:
-    env = dict(os.environ)
+    env = inherited_environ()
     env.update(
         NODE_ENV="production",
         WORKERS="2",
@@ -152,20 +153,23 @@ def peer_env(settings: Settings, port: int) -> dict[str, str]:
 
 
 def prepare_peer(settings: Settings) -> None:
-    """A writable copy of the read-only peer, `npm ci`, its seed, topped up to N projects."""
-    lock = PEER_SOURCE / "package-lock.json"
-    stamp = PEER_DIR / ".bench-lock"
+    """A writable copy of PEER_DIR (it may be read-only), `npm ci`, its seed, topped up to N
+    projects. The copy is made again when PEER_DIR's package-lock.json changes."""
+    assert settings.peer_source is not None
+    lock = settings.peer_source / "package-lock.json"
+    stamp = PEER_COPY / ".bench-lock"
     if not stamp.exists() or stamp.read_bytes() != lock.read_bytes():
-        shutil.rmtree(PEER_DIR, ignore_errors=True)
-        shutil.copytree(PEER_SOURCE, PEER_DIR, ignore=shutil.ignore_patterns("node_modules"))
-        for path in [PEER_DIR, *PEER_DIR.rglob("*")]:
+        shutil.rmtree(PEER_COPY, ignore_errors=True)
+        shutil.copytree(settings.peer_source, PEER_COPY,
+                        ignore=shutil.ignore_patterns("node_modules"))
+        for path in [PEER_COPY, *PEER_COPY.rglob("*")]:
             path.chmod(path.stat().st_mode | 0o200)
         log("npm ci in bench/out/peer")
-        run(["npm", "ci", "--no-audit", "--no-fund"], cwd=PEER_DIR, timeout=900)
+        run_quietly(["npm", "ci", "--no-audit", "--no-fund"], cwd=PEER_COPY, timeout=900)
         stamp.write_bytes(lock.read_bytes())
     recreate_database(settings, settings.peer_db)
     env = peer_env(settings, 0)
-    run(["node", "seed.js"], env=env, cwd=PEER_DIR)
+    run_quietly(["node", "seed.js"], env=env, cwd=PEER_COPY)
     top_up_peer(settings)
 
 
@@ -192,16 +196,14 @@ def top_up_peer(settings: Settings) -> None:
     conn.close()
 
 
-def peer(settings: Settings) -> Server:
+def peer(settings: Settings) -> ServerProcess:
     port = free_port()
-    return Server("peer", ["node", "cluster.js"], peer_env(settings, port), PEER_DIR, port,
-                  "/api/v1/health/redis", LOGS)
+    return ServerProcess("peer", ["node", "cluster.js"], peer_env(settings, port), port=port,
+                         log_dir=LOGS, cwd=PEER_COPY, ready_path="/api/v1/health/redis")
 
 
 def peer_versions() -> dict[str, str]:
-    import json
-
-    pkg = PEER_DIR / "node_modules" / "express" / "package.json"
+    pkg = PEER_COPY / "node_modules" / "express" / "package.json"
     return {"express": json.loads(pkg.read_text())["version"]} if pkg.exists() else {}
 
 
@@ -214,7 +216,3 @@ def read_ids(settings: Settings, db: str, limit: int) -> list[str]:
         ids = [row[0] for row in cur.fetchall()]
     conn.close()
     return ids
-
-
-def peer_dir() -> Path:
-    return PEER_DIR

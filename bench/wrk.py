@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.procs import log, run, stop_group
-from bench.settings import OUT
+from bench.settings import OUT, log
+from scripts.processes import run_quietly
 
 SCRIPTS = OUT / "lua"
 
@@ -95,8 +94,8 @@ def ensure_wrk() -> str:
     if found:
         return found
     log("wrk missing: apt-get install -y wrk")
-    run(["apt-get", "update", "-qq"])
-    run(["apt-get", "install", "-y", "-qq", "wrk"])
+    run_quietly(["apt-get", "update", "-qq"])
+    run_quietly(["apt-get", "install", "-y", "-qq", "wrk"])
     found = shutil.which("wrk")
     if not found:
         raise RuntimeError("wrk could not be installed")
@@ -106,12 +105,7 @@ def ensure_wrk() -> str:
 def run_wrk(url: str, script: Path, seconds: int, connections: int, threads: int) -> Result:
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency",
            "--timeout", "5s", "-s", str(script), url]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
-    try:
-        out, _ = proc.communicate(timeout=seconds + 60)
-    finally:
-        stop_group(proc)
+    out = run_quietly(cmd, timeout=seconds + 60, check=False).stdout
     line = next((ln for ln in out.splitlines() if ln.startswith("BENCH_JSON ")), None)
     if line is None:
         raise RuntimeError(f"wrk printed no result:\n{out[-2000:]}")

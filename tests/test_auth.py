@@ -12,21 +12,12 @@ import pytest
 from marketplace import keys
 from marketplace.keys import user as user_key
 from marketplace.stats import presence
-
-PASSWORD = "correct-horse-9"
+from tests.plugins.auth import DEFAULT_PASSWORD, bearer, login
 
 
 def register(client: Any, **fields: Any) -> Any:
-    body = {"email": "ada@example.com", "password": PASSWORD, "name": "Ada", **fields}
+    body = {"email": "ada@example.com", "password": DEFAULT_PASSWORD, "name": "Ada", **fields}
     return client.post("/api/v1/auth/register", json=body)
-
-
-def login(client: Any, email: str, password: str = PASSWORD) -> Any:
-    return client.post("/api/v1/auth/login", json={"email": email, "password": password})
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def test_register_login_me_round_trip(client: Any, db: Any) -> None:
@@ -50,7 +41,7 @@ def test_register_login_me_round_trip(client: Any, db: Any) -> None:
         cur.execute("SELECT email, password_hash FROM users")
         email, password_hash = cur.fetchone()
     assert email == "ada@example.com"
-    assert password_hash.startswith("scrypt:") and PASSWORD not in password_hash
+    assert password_hash.startswith("scrypt:") and DEFAULT_PASSWORD not in password_hash
 
 
 def test_duplicate_email_in_another_case_is_a_conflict(client: Any) -> None:

@@ -3,16 +3,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.plugins.auth import DEFAULT_PASSWORD, bearer, login
+
 BODY_429 = {"success": False, "error": "Too many requests, please try again later.",
             "code": "rate_limited"}
 
 
 WRONG = "wrong-password"
-
-
-def login(client: Any, email: str, password: str = WRONG, **headers: str) -> Any:
-    return client.post("/api/v1/auth/login", json={"email": email, "password": password},
-                       headers=headers)
 
 
 def assert_rate_limited(response: Any) -> None:
@@ -27,21 +24,21 @@ def assert_rate_limited(response: Any) -> None:
 
 def test_six_logins_from_one_address(auth: Any, client: Any) -> None:
     user = auth.register()
-    statuses = [login(client, user["user"]["email"], "correct-horse-9").status_code
+    statuses = [login(client, user["user"]["email"], DEFAULT_PASSWORD).status_code
                 for _ in range(5)]
     assert statuses == [200] * 5
-    assert_rate_limited(login(client, user["user"]["email"], "correct-horse-9"))
+    assert_rate_limited(login(client, user["user"]["email"], DEFAULT_PASSWORD))
     # register and refresh share the same budget
     assert_rate_limited(client.post("/api/v1/auth/register", json={}))
-    assert_rate_limited(client.post("/api/v1/auth/refresh", headers={
-        "Authorization": f"Bearer {user['refresh_token']}"}))
+    assert_rate_limited(client.post("/api/v1/auth/refresh",
+                                    headers=bearer(user["refresh_token"])))
 
 
 def test_two_instances_share_the_count(client: Any, make_app: Any) -> None:
     second = make_app().test_client()
     for instance in (client, second, client, second, client):
-        assert login(instance, "someone@example.com").status_code == 401
-    assert_rate_limited(login(second, "other@example.com"))
+        assert login(instance, "someone@example.com", WRONG).status_code == 401
+    assert_rate_limited(login(second, "other@example.com", WRONG))
 
 
 def test_failed_logins_per_email_whatever_the_address(auth: Any, make_app: Any, db: Any,
@@ -50,14 +47,15 @@ def test_failed_logins_per_email_whatever_the_address(auth: Any, make_app: Any, 
     user = auth.register()
     email = user["user"]["email"]
     for i in range(5):
-        response = login(client, email.upper(), **{"X-Forwarded-For": f"203.0.113.{i}"})
+        response = login(client, email.upper(), WRONG, **{"X-Forwarded-For": f"203.0.113.{i}"})
         assert response.status_code == 401, response.json
-    assert_rate_limited(login(client, email, **{"X-Forwarded-For": "203.0.113.99"}))
+    assert_rate_limited(login(client, email, WRONG, **{"X-Forwarded-For": "203.0.113.99"}))
     # Even the right password: the address is new, the e-mail is being stuffed.
-    assert_rate_limited(login(client, email, "correct-horse-9",
+    assert_rate_limited(login(client, email, DEFAULT_PASSWORD,
                               **{"X-Forwarded-For": "203.0.113.100"}))
     # Another e-mail from a fresh address is not affected.
-    assert login(client, "x@example.com", **{"X-Forwarded-For": "198.51.100.7"}).status_code == 401
+    fresh = login(client, "x@example.com", WRONG, **{"X-Forwarded-For": "198.51.100.7"})
+    assert fresh.status_code == 401
 
 
 def test_successful_logins_do_not_count_as_failures(auth: Any, make_app: Any, db: Any,
@@ -65,16 +63,18 @@ def test_successful_logins_do_not_count_as_failures(auth: Any, make_app: Any, db
     client = make_app(TRUSTED_PROXY_COUNT=1).test_client()
     user = auth.register()
     for i in range(7):
-        response = login(client, user["user"]["email"], "correct-horse-9",
+        response = login(client, user["user"]["email"], DEFAULT_PASSWORD,
                          **{"X-Forwarded-For": f"198.51.100.{i}"})
         assert response.status_code == 200
 
 
 def test_forwarded_for_is_ignored_without_trusted_proxies(client: Any) -> None:
     for i in range(5):
-        response = login(client, f"u{i}@example.com", **{"X-Forwarded-For": f"203.0.113.{i}"})
+        response = login(client, f"u{i}@example.com", WRONG,
+                         **{"X-Forwarded-For": f"203.0.113.{i}"})
         assert response.status_code == 401
-    assert_rate_limited(login(client, "u9@example.com", **{"X-Forwarded-For": "203.0.113.9"}))
+    assert_rate_limited(login(client, "u9@example.com", WRONG,
+                              **{"X-Forwarded-For": "203.0.113.9"}))
 
 
 def test_only_the_trusted_hop_is_believed(make_app: Any, db: Any, redis: Any) -> None:
@@ -82,10 +82,10 @@ def test_only_the_trusted_hop_is_believed(make_app: Any, db: Any, redis: Any) ->
     client = make_app(TRUSTED_PROXY_COUNT=1).test_client()
     for i in range(5):
         forwarded = f"10.0.0.{i}, 203.0.113.5"  # spoofed hop, then what the proxy saw
-        response = login(client, f"u{i}@example.com", **{"X-Forwarded-For": forwarded})
+        response = login(client, f"u{i}@example.com", WRONG, **{"X-Forwarded-For": forwarded})
         assert response.status_code == 401
     spoofed = {"X-Forwarded-For": "1.2.3.4, 203.0.113.5"}
-    assert_rate_limited(login(client, "u9@example.com", **spoofed))
+    assert_rate_limited(login(client, "u9@example.com", WRONG, **spoofed))
 
 
 def test_limits_apply_per_process_while_redis_is_down(make_app: Any, db: Any,
@@ -93,9 +93,9 @@ def test_limits_apply_per_process_while_redis_is_down(make_app: Any, db: Any,
     client = make_app(REDIS_URL=private_redis.url).test_client()
     private_redis.stop()
     for i in range(5):
-        response = login(client, f"down{i}@example.com")
+        response = login(client, f"down{i}@example.com", WRONG)
         assert response.status_code == 401, response.json
-    assert_rate_limited(login(client, "down9@example.com"))
+    assert_rate_limited(login(client, "down9@example.com", WRONG))
 
 
 LIMITED_AUTH_ROUTES = {"auth.register", "auth.login", "auth.refresh", "auth.change_password"}

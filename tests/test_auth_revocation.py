@@ -7,7 +7,9 @@ from typing import Any
 import redis as redis_lib
 
 from marketplace.keys import REVOKED, REVOKED_BUCKET_SECONDS, REVOKED_EXPIRY_MARGIN
-from tests.servers import PrivateRedis
+from scripts.processes import PrivateRedis, redis_command_calls
+from tests.helpers import SMALL_LRU
+from tests.plugins.auth import bearer
 
 
 def me(client: Any, headers: dict[str, str]) -> Any:
@@ -54,9 +56,9 @@ def test_a_refresh_token_of_the_same_user_keeps_working(auth: Any, client: Any) 
     user = auth.register()
     client.post("/api/v1/auth/logout", headers=user["headers"])
     refreshed = client.post("/api/v1/auth/refresh",
-                            headers={"Authorization": f"Bearer {user['refresh_token']}"})
+                            headers=bearer(user["refresh_token"]))
     assert refreshed.status_code == 200
-    fresh = {"Authorization": f"Bearer {refreshed.json['access_token']}"}
+    fresh = bearer(refreshed.json["access_token"])
     assert me(client, fresh).status_code == 200
 
 
@@ -67,17 +69,15 @@ def test_normal_case_is_one_redis_round_trip_and_no_query(auth: Any, client: Any
     assert me(client, user["headers"]).status_code == 200  # presence already marked
     pool = app.extensions["database"]
     before_queries = pool.queries
-    info = redis_lib.Redis.from_url(app.config["REDIS_URL"]).info("commandstats")
-    calls = lambda stats: sum(v["calls"] for v in stats.values())  # noqa: E731
-    before = calls(info)
+    server = redis_lib.Redis.from_url(app.config["REDIS_URL"])
+    before = redis_command_calls(server)
     assert me(client, user["headers"]).status_code == 200
-    after = redis_lib.Redis.from_url(app.config["REDIS_URL"]).info("commandstats")
+    after = redis_command_calls(server)
     assert pool.queries == before_queries
     # HMGET + GET pipelined on /me. Commandstats are server-wide (other suites share the
     # server), so only check that the request read the bucket without touching PostgreSQL.
-    hmgets = lambda stats: stats.get("cmdstat_hmget", {}).get("calls", 0)  # noqa: E731
-    assert hmgets(after) > hmgets(info)
-    assert calls(after) - before >= 2
+    assert after["hmget"] > before["hmget"]
+    assert sum(after.values()) - sum(before.values()) >= 2
 
 
 def test_a_missed_revocation_is_not_trusted(auth: Any, client: Any, make_app: Any,
@@ -131,8 +131,7 @@ def test_revoked_while_redis_is_stopped_and_after_restart(auth: Any, make_app: A
 
 def test_revoked_stays_revoked_under_lru_eviction(auth: Any, make_app: Any, db: Any,
                                                   tmp_path: Any) -> None:
-    with PrivateRedis(tmp_path / "lru", extra_args=("--maxmemory", "2mb",
-                                                    "--maxmemory-policy", "allkeys-lru")) as server:
+    with PrivateRedis(tmp_path / "lru", extra_args=SMALL_LRU) as server:
         app = make_app(REDIS_URL=server.url)
         client = app.test_client()
         user = auth.register()
@@ -157,7 +156,7 @@ def test_logout_with_the_refresh_token_revokes_both(client, auth):
                            json={"refresh_token": user["refresh_token"]})
     assert response.status_code == 200
     refreshed = client.post("/api/v1/auth/refresh",
-                            headers={"Authorization": f"Bearer {user['refresh_token']}"})
+                            headers=bearer(user["refresh_token"]))
     assert refreshed.status_code == 401 and refreshed.get_json()["code"] == "token_revoked"
     # a token that is not the caller's refresh token is an invalid credential (401), and
     # nothing is revoked

@@ -8,12 +8,7 @@ import msgspec
 
 from marketplace.auth.guards import require_user
 from marketplace.http import ok
-
-PASSWORD = "correct-horse-9"
-
-
-def login(client: Any, email: str, password: str = PASSWORD) -> Any:
-    return client.post("/api/v1/auth/login", json={"email": email, "password": password})
+from tests.plugins.auth import DEFAULT_PASSWORD, bearer, login
 
 
 def session_cookie(response: Any) -> str:
@@ -90,7 +85,7 @@ def test_logout_destroys_the_session(auth: Any, client: Any, redis: Any) -> None
     user = auth.register()
     response = login(client, user["user"]["email"])
     sid = session_cookie(response)
-    headers = {"Authorization": f"Bearer {response.json['access_token']}"}
+    headers = bearer(response.json["access_token"])
     out = client.post("/api/v1/auth/logout", headers=headers)
     assert out.status_code == 200
     assert "session=;" in out.headers["Set-Cookie"]
@@ -119,15 +114,15 @@ def test_redis_down_login_works_without_a_cookie(auth: Any, make_app: Any, db: A
     response = login(client, user["user"]["email"])  # carries the old cookie too
     assert response.status_code == 200 and response.json["access_token"]
     assert "Set-Cookie" not in response.headers or "session=;" in response.headers["Set-Cookie"]
-    headers = {"Authorization": f"Bearer {response.json['access_token']}"}
+    headers = bearer(response.json["access_token"])
     me = client.get("/api/v1/auth/me", headers=headers)
     assert me.status_code == 200 and me.json["user"] == user["user"]
     assert client.get("/api/v1/auth/me").status_code == 401  # cookie treated as absent
     registered = client.post("/api/v1/auth/register", json={
-        "email": "new@example.com", "password": PASSWORD, "name": "New"})
+        "email": "new@example.com", "password": DEFAULT_PASSWORD, "name": "New"})
     assert registered.status_code == 201
     refreshed = client.post("/api/v1/auth/refresh",
-                            headers={"Authorization": f"Bearer {user['refresh_token']}"})
+                            headers=bearer(user["refresh_token"]))
     assert refreshed.status_code == 200
     assert client.post("/api/v1/auth/logout", headers=headers).status_code == 200
     assert client.get("/api/v1/auth/me", headers=headers).json["code"] == "token_revoked"

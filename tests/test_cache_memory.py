@@ -12,9 +12,9 @@ import redis as redis_lib
 from bench.inprocess import RedisTap
 from config import ConfigError, load_config
 from marketplace import metrics
+from scripts.processes import PrivateRedis
 from tests.plugins.auth import DEFAULT_PASSWORD, AuthActions
 from tests.plugins.projects import PROJECTS, cache_keys, make_project, make_user
-from tests.servers import PrivateRedis
 
 API = "/api/v1"
 WIDE = "\U0001F600"  # four bytes of UTF-8 per character, the most JSON keeps a character to

@@ -20,8 +20,8 @@ from marketplace.auth.revocation import trim_all_expired as trim_all_revoked_tok
 from marketplace.auth.revocation import trim_expired as trim_revoked_tokens
 from marketplace.keys import REVOKED_EXPIRY_MARGIN as EXPIRY_MARGIN
 from marketplace.periodic import TRIM_INTERVAL
-from tests.conftest import count_rows
-from tests.processes import ROOT
+from scripts.processes import ROOT
+from tests.helpers import count_rows
 
 
 def revoked(db: Any, n: int, expires_in: float) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from tests.servers import PrivateRedis
+from scripts.processes import PrivateRedis
 
 PROJECTS = "/api/v1/projects"
 NEW = {"title": "Conditional", "description": "ETags", "budget": 100}

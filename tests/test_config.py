@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from config import ConfigError, ProductionConfig, load_config, normalise_database_url
-from tests.processes import BIN, ROOT
+from scripts.processes import ROOT, venv_tool
 
 PRODUCTION = {
     "APP_ENV": "production",
@@ -53,7 +53,7 @@ def _clean_env(**extra):
 def test_production_process_without_jwt_secret_exits_naming_it():
     env = _clean_env(**{k: v for k, v in PRODUCTION.items() if k != "JWT_SECRET"})
     result = subprocess.run(
-        [str(BIN / "flask"), "--app", "marketplace", "db", "upgrade"],
+        [venv_tool("flask"), "--app", "marketplace", "db", "upgrade"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
     )
     assert result.returncode != 0
@@ -64,7 +64,7 @@ def test_gunicorn_refuses_to_serve_without_jwt_secret():
     env = _clean_env(**{k: v for k, v in PRODUCTION.items() if k != "JWT_SECRET"},
                      WEB_CONCURRENCY="1")
     result = subprocess.run(
-        [str(BIN / "gunicorn"), "wsgi:app", "-c", "gunicorn.conf.py", "--bind", "127.0.0.1:0"],
+        [venv_tool("gunicorn"), "wsgi:app", "-c", "gunicorn.conf.py", "--bind", "127.0.0.1:0"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
     )
     assert result.returncode != 0

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.conftest import count_rows
+from tests.helpers import count_rows
 from tests.plugins.projects import PROJECTS
 
 # C0 (NUL, ESC, CR, BEL), DEL and C1 (NEL, CSI): each escapes to six bytes in JSON.

@@ -5,7 +5,7 @@ import runpy
 
 import yaml
 
-from tests.processes import ROOT
+from scripts.processes import ROOT
 
 START = ROOT / "bin" / "start"
 

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 import redis as redis_lib
 
+from scripts.processes import PrivateRedis
+from tests.helpers import API, SMALL_LRU, UNLIMITED
 from tests.plugins.auth import DEFAULT_PASSWORD, AuthActions
 from tests.plugins.projects import make_project, make_user
-from tests.servers import PrivateRedis
 
-API = "/api/v1"
 MAXMEMORY = 2 * 1024 * 1024
 FILLER = b"f" * 180_000
 FILLER_PREFIX = "other-writer:"  # not a prefix of the service
@@ -24,8 +24,7 @@ FILLER_PREFIX = "other-writer:"  # not a prefix of the service
 
 @pytest.fixture
 def small_redis(tmp_path: Any) -> Any:
-    server = PrivateRedis(tmp_path / "redis", extra_args=[
-        "--maxmemory", "2mb", "--maxmemory-policy", "allkeys-lru"]).start()
+    server = PrivateRedis(tmp_path / "redis", extra_args=SMALL_LRU).start()
     yield server
     server.kill()
 
@@ -43,7 +42,7 @@ def _flood(server: redis_lib.Redis, client: Any, rounds: range) -> int:
 
 def test_service_stays_correct_under_eviction(make_app: Any, db: Any, small_redis: Any) -> None:
     # An empty Redis already uses about 1 MB of these 2 MB: the cache may take up to 90 %.
-    app = make_app(REDIS_URL=small_redis.url, PROJECTS_RATE_LIMIT="100000 per hour",
+    app = make_app(REDIS_URL=small_redis.url, PROJECTS_RATE_LIMIT=UNLIMITED,
                    CACHE_MEMORY_SHARE=0.9)
     client = app.test_client()
     server = redis_lib.Redis.from_url(small_redis.url)

@@ -5,28 +5,16 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg2
-import pytest
 
-from marketplace.migrate import upgrade
-from tests.loadgen import API, CUT, Call, Load, server_errors, statuses
+from scripts.processes import GunicornService, PrivatePostgres, PrivateRedis, http
+from tests.helpers import API, UNLIMITED, service_env
+from tests.loadgen import CUT, Call, Load, server_errors, statuses
 from tests.plugins.auth import AuthActions
-from tests.processes import ServiceProcess, http, service_env
-from tests.servers import PrivatePostgres, PrivateRedis
 
-UNLIMITED = "100000 per minute"
 RECOVERY_BOUND = 5.0
-
-
-@pytest.fixture
-def private_pg(tmp_path: Any) -> Iterator[PrivatePostgres]:
-    server = PrivatePostgres(tmp_path / "pg").start()
-    upgrade(server.url)
-    yield server
-    server.close()
 
 
 def rows(url: str, sql: str) -> list[tuple[Any, ...]]:
@@ -57,16 +45,16 @@ def until_created(base: str, headers: dict[str, str], since: float) -> tuple[flo
     raise AssertionError(f"creates did not succeed within {RECOVERY_BOUND} s: {dict(seen)}")
 
 
-def test_postgres_stopped_and_restarted(private_pg: PrivatePostgres,
+def test_postgres_stopped_and_restarted(private_postgres: PrivatePostgres,
                                         private_redis: PrivateRedis, make_app: Any,
                                         tmp_path: Any) -> None:
-    env = service_env(private_pg.url, private_redis.url, AUTH_RATE_LIMIT=UNLIMITED,
+    env = service_env(private_postgres.url, private_redis.url, AUTH_RATE_LIMIT=UNLIMITED,
                       PROJECTS_RATE_LIMIT=UNLIMITED)
-    helper = make_app(DATABASE_URL=private_pg.url, REDIS_URL=private_redis.url,
+    helper = make_app(DATABASE_URL=private_postgres.url, REDIS_URL=private_redis.url,
                       JWT_SECRET=env["JWT_SECRET"], SESSION_SECRET=env["SESSION_SECRET"])
     user = AuthActions(helper).register("client")
     headers = user["headers"]
-    with ServiceProcess(env, tmp_path, workers=2) as service:
+    with GunicornService(env, tmp_path, workers=2) as service:
         base = service.url
         assert create(base, headers, "before").status == 201
 
@@ -76,7 +64,7 @@ def test_postgres_stopped_and_restarted(private_pg: PrivatePostgres,
                  for n in range(400)]
         load = Load(calls, concurrency=16, timeout=10).start()
         load.wait_for(60)
-        private_pg.stop()  # fast shutdown: open transactions are aborted
+        private_postgres.stop()  # fast shutdown: open transactions are aborted
         stopped_at = time.monotonic()
         time.sleep(0.5)
         load.stop_sending()
@@ -87,21 +75,21 @@ def test_postgres_stopped_and_restarted(private_pg: PrivatePostgres,
         assert all(o.json()["code"] == "service_unavailable" for o in outcomes
                    if o.status == 503)
         failed_during = sum(1 for o in outcomes if o.status == 503 and o.started < stopped_at)
-        private_pg.start()
+        private_postgres.start()
         restarted_at = time.monotonic()
         recovered, attempts = until_created(base, headers, restarted_at)
 
         created = {o.json()["project"]["id"]: o.call.body["title"] for o in outcomes
                    if o.status == 201}
         refused = {o.call.body["title"] for o in outcomes if o.status in (503, CUT)}
-        stored = dict(rows(private_pg.url,
+        stored = dict(rows(private_postgres.url,
                            "SELECT id::text, title FROM projects WHERE title LIKE 'inflight-%'"))
         assert stored == created  # every 201 is stored, nothing refused or cut is
         assert not refused & set(stored.values())
-        assert rows(private_pg.url, "SELECT count(*) FROM projects p LEFT JOIN users u "
+        assert rows(private_postgres.url, "SELECT count(*) FROM projects p LEFT JOIN users u "
                                     "ON u.id = p.owner_id WHERE u.id IS NULL") == [(0,)]
-        total = rows(private_pg.url, "SELECT count(*) FROM projects")[0][0]
-        generation = rows(private_pg.url,
+        total = rows(private_postgres.url, "SELECT count(*) FROM projects")[0][0]
+        generation = rows(private_postgres.url,
                           "SELECT value FROM cache_generations WHERE name = 'projects'")[0][0]
         assert generation >= total  # no project was committed without its generation bump
 
@@ -112,7 +100,7 @@ def test_postgres_stopped_and_restarted(private_pg: PrivatePostgres,
         for url in (listing, listing, detail, detail):
             http("GET", url)
         assert http("GET", listing).headers["X-Cache"] == "HIT"
-        private_pg.stop()
+        private_postgres.stop()
         down_at = time.monotonic()
         for _ in range(6):  # both workers
             answer = http("GET", listing)
@@ -131,14 +119,14 @@ def test_postgres_stopped_and_restarted(private_pg: PrivatePostgres,
         assert answer.status == 503 and answer.json()["code"] == "service_unavailable"
         assert http("GET", f"{base}{API}/health/redis").status == 200
         assert time.monotonic() - down_at < 10
-        private_pg.start()
+        private_postgres.start()
         second_recovery, second_attempts = until_created(base, headers, time.monotonic())
         assert http("GET", f"{base}{API}/health/ready").status == 200
         for _ in range(4):  # the new project shows on every worker: the cache is not stale
             answer = http("GET", listing)
             assert answer.status == 200, (answer.status, answer.json(), service.log()[-3000:])
             assert answer.json()["pagination"]["total"] == total + 1
-        assert rows(private_pg.url, "SELECT count(*) FROM projects WHERE title = 'while down'"
+        assert rows(private_postgres.url, "SELECT count(*) FROM projects WHERE title = 'while down'"
                     ) == [(0,)]
         assert "Traceback" not in service.log(), service.log()
     print(f"\npostgres stopped under {len(outcomes)} creates: {dict(statuses(outcomes))} "
@@ -147,19 +135,19 @@ def test_postgres_stopped_and_restarted(private_pg: PrivatePostgres,
           f"{second_recovery:.2f} s ({dict(second_attempts)})")
 
 
-def test_a_restart_costs_no_request_a_503(private_pg: PrivatePostgres, make_app: Any) -> None:
+def test_a_restart_costs_no_request_a_503(private_postgres: PrivatePostgres, make_app: Any) -> None:
     """Pooled connections that the restart closed are noticed at checkout (their socket has
     the server's termination notice or EOF to read) and dropped unused: the first
     transactions after the restart all succeed, on fresh connections."""
-    app = make_app(DATABASE_URL=private_pg.url, DB_POOL_MAX=3)
+    app = make_app(DATABASE_URL=private_postgres.url, DB_POOL_MAX=3)
     pool = app.extensions["database"]
     with pool.connection(), pool.connection(), pool.connection():
         pass  # three connections open, idle in the pool
-    backends = lambda: rows(private_pg.url, "SELECT count(*) FROM pg_stat_activity "  # noqa: E731
+    backends = lambda: rows(private_postgres.url, "SELECT count(*) FROM pg_stat_activity "  # noqa: E731
                                             "WHERE application_name = 'marketplace'")
     assert backends() == [(3,)]
-    private_pg.stop()
-    private_pg.start()
+    private_postgres.stop()
+    private_postgres.start()
     assert backends() == [(0,)]
     for _ in range(3):
         with pool.transaction() as cur:

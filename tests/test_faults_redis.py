@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 import redis as redis_lib
 
+from scripts.processes import GunicornService, PrivateRedis, http
+from tests.helpers import API, NO_RATE_LIMITS, UNLIMITED, run_threads, service_env
 from tests.loadgen import (
-    API,
     REDIS_DOWN_503,
     Call,
     Load,
@@ -23,10 +24,7 @@ from tests.loadgen import (
 )
 from tests.plugins.auth import DEFAULT_PASSWORD, AuthActions
 from tests.plugins.projects import make_project
-from tests.processes import ServiceProcess, http, service_env
-from tests.servers import PrivateRedis
 
-UNLIMITED = "100000 per minute"
 RECOVERY_BOUND = 5.0  # seconds from Redis answering again to caching and health being back
 REQUEST_BOUND = 2.5  # seconds any request may take while Redis is frozen (normal + ~1 s)
 PROBE_INTERVAL = 1.0  # REDIS_PROBE_INTERVAL and REDIS_SOCKET_TIMEOUT of the service (defaults)
@@ -42,19 +40,17 @@ def admin(private_redis: PrivateRedis) -> Iterator[redis_lib.Redis]:
 
 
 def start_service(private_redis: PrivateRedis, database_url: str, tmp_path: Any, *,
-                  workers: int = 2, threads: int | None = None, **extra: str) -> ServiceProcess:
+                  workers: int = 2, threads: int | None = None, **extra: str) -> GunicornService:
     """The production configuration (sync workers unless `threads`) on the private Redis."""
-    limits = {"AUTH_RATE_LIMIT": UNLIMITED, "LOGIN_FAILURE_LIMIT": UNLIMITED,
-              "PROJECTS_RATE_LIMIT": UNLIMITED, **extra}
-    env = service_env(database_url, private_redis.url, **limits)
-    return ServiceProcess(env, tmp_path, workers=workers, threads=threads).start()
+    env = service_env(database_url, private_redis.url, **{**NO_RATE_LIMITS, **extra})
+    return GunicornService(env, tmp_path, workers=workers, threads=threads).start()
 
 
 @pytest.fixture
 def make_world(private_redis: PrivateRedis, make_app: Any, db: Any, database_url: str,
                tmp_path: Any) -> Iterator[Any]:
     """Start a service (workers/threads as asked), three users with tokens, a few projects."""
-    services: list[ServiceProcess] = []
+    services: list[GunicornService] = []
 
     def build(**options: Any) -> dict[str, Any]:
         services.append(start_service(private_redis, database_url, tmp_path, **options))
@@ -72,7 +68,7 @@ def world(make_world: Any) -> dict[str, Any]:
     return make_world()
 
 
-def seed(service: ServiceProcess, private_redis: PrivateRedis, make_app: Any,
+def seed(service: GunicornService, private_redis: PrivateRedis, make_app: Any,
          db: Any) -> dict[str, Any]:
     env = service.env
     helper = make_app(REDIS_URL=private_redis.url, JWT_SECRET=env["JWT_SECRET"],
@@ -309,9 +305,5 @@ def test_threads_of_one_worker_meeting_a_dead_redis_at_once(make_app: Any,
         barrier.wait(timeout=10)
         codes.append(app.test_client().get(f"{API}/projects/featured?x=1").status_code)
 
-    threads = [threading.Thread(target=request) for _ in range(32)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=20)
+    run_threads([threading.Thread(target=request) for _ in range(32)], timeout=20)
     assert sorted(codes) == [400] * 32, sorted(codes)

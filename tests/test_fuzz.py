@@ -17,14 +17,13 @@ from schemathesis import GenerationMode
 from schemathesis.checks import positive_data_acceptance
 
 from marketplace.openapi.document import build_document
-from tests.plugins.auth import AuthActions
+from tests.helpers import NO_RATE_LIMITS
+from tests.plugins.auth import AuthActions, bearer
 from tests.plugins.projects import make_project, make_user
 
 # Rate limits out of the way (429 is still documented, and covered in tests/test_auth_limits.py
 # and tests/test_projects.py); everything else is the testing configuration.
-UNLIMITED = {"AUTH_RATE_LIMIT": "1000000 per minute",
-             "LOGIN_FAILURE_LIMIT": "1000000 per minute",
-             "PROJECTS_RATE_LIMIT": "1000000 per minute",
+UNLIMITED = {**NO_RATE_LIMITS,
              # The machine's Redis is shared with other suites: a slow reply must not open
              # the breaker (a documented 503) here; outages are tests/test_faults_redis.py's.
              "REDIS_SOCKET_TIMEOUT": 2.0, "REDIS_CONNECT_TIMEOUT": 2.0}
@@ -58,7 +57,7 @@ def fresh_headers(app, operation_id: str, users) -> dict[str, str]:
     with app.app_context():
         tokens = issue_tokens(users[role]["user"])
     token = tokens["refresh_token" if operation_id == "refresh" else "access_token"]
-    return {"Authorization": f"Bearer {token}"}
+    return bearer(token)
 
 
 def aim_at_real_rows(case, db, users) -> None:

@@ -1,11 +1,6 @@
 """Health routes, with Redis and PostgreSQL really stopped and restarted under the same app."""
 import time
 
-import pytest
-
-from marketplace.migrate import upgrade
-from tests.servers import PrivatePostgres
-
 
 def timed_get(client, path):
     start = time.monotonic()
@@ -21,13 +16,6 @@ def test_all_up(client, redis):
     assert client.get("/api/v1/health/db").get_json()["status"] == "connected"
     assert client.get("/api/v1/health/ready").get_json()["status"] == "ok"
     assert not [k for k in redis.scan_iter() if k.startswith(b"session:")]
-
-
-@pytest.fixture
-def private_postgres(tmp_path):
-    with PrivatePostgres(tmp_path / "pg") as server:
-        upgrade(server.url)
-        yield server
 
 
 def test_redis_stopped_then_restarted(make_app, db, private_redis, caplog):

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from marketplace.migrate import upgrade
-from tests.servers import PrivatePostgres, free_port
+from scripts.processes import PrivatePostgres, free_port
 
 HEALTH = "/api/v1/health"
 # Words of psycopg2's and redis-py's messages for these failures.

@@ -7,19 +7,17 @@ and the set of Redis keys must be exactly what they were; counters aside.
 from __future__ import annotations
 
 import json
-import socket
 from typing import Any
 
 import pytest
 
 from marketplace.keys import COUNTERS as COUNTERS_KEY
 from marketplace.keys import USER as USER_PREFIX
+from scripts.processes import GunicornService, http
+from tests.helpers import NO_RATE_LIMITS, raw_request, service_env
 from tests.plugins.auth import AuthActions
 from tests.plugins.projects import make_project
-from tests.processes import ServiceProcess, http, service_env
 
-LIMITS = {"AUTH_RATE_LIMIT": "100000 per minute", "LOGIN_FAILURE_LIMIT": "100000 per minute",
-          "PROJECTS_RATE_LIMIT": "100000 per minute"}
 TABLES = ("users", "projects", "proposals", "revoked_tokens")
 # Counters may appear (rate limits, and the service's own metrics hash, flushed every few
 # seconds by whichever request ends then), and so may the cached record of an account that
@@ -59,7 +57,7 @@ class World:
 
 @pytest.fixture
 def world(make_app, db, redis) -> World:
-    return World(make_app(**LIMITS), db, redis)
+    return World(make_app(**NO_RATE_LIMITS), db, redis)
 
 
 def assert_refused(world: World, response: Any, status: int, code: str) -> dict[str, Any]:
@@ -259,42 +257,33 @@ def test_unsafe_request_ids_are_never_echoed(world):
     assert world.fingerprint() == before
 
 
-def _raw_request(port: int, request: bytes) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(request)
-        reply = b""
-        while chunk := sock.recv(65536):
-            reply += chunk
-    return reply
-
-
 def test_what_gunicorn_itself_refuses(database_url, redis_url, tmp_path, world, make_app):
     """Past the reach of Flask: header framing and size limits are gunicorn's, answered in
     gunicorn's HTML (see docs/security.md). None is a 5xx, none reaches the app, nothing
     changes. The chunked body over the limit (as in tests/test_request_hygiene.py, here on an
     authenticated project write) is the app's JSON 413."""
-    env = service_env(database_url, redis_url, MAX_CONTENT_LENGTH="1024", **LIMITS)
+    env = service_env(database_url, redis_url, MAX_CONTENT_LENGTH="1024", **NO_RATE_LIMITS)
     signer = make_app(JWT_SECRET=env["JWT_SECRET"])  # tokens the gunicorn instance accepts
     token = AuthActions(signer).register("client")["access_token"]
     before = world.fingerprint()
-    with ServiceProcess(env, tmp_path, workers=1) as service:
+    with GunicornService(env, tmp_path, workers=1) as service:
         chunk = json.dumps({"title": "x" * 2000, "budget": 5}).encode()
         chunked = (b"POST /api/v1/projects HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
                    + token.encode() + b"\r\nContent-Type: application/json\r\n"
                    b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
                    + f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n0\r\n\r\n")
-        reply = _raw_request(service.port, chunked)
+        reply = raw_request(service.port, chunked)
         assert reply.startswith(b"HTTP/1.1 413") and b'"payload_too_large"' in reply
 
         long_header = http("GET", service.url + "/api/v1/health",
                            headers={"X-Long": "a" * 16 * 1024})
         assert long_header.status == 431  # gunicorn's limit_request_field_size (8190 bytes)
-        long_uri = _raw_request(service.port, b"GET /api/v1/health?" + b"a" * 5000
+        long_uri = raw_request(service.port, b"GET /api/v1/health?" + b"a" * 5000
                                 + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         assert long_uri.startswith(b"HTTP/1.1 414")  # limit_request_line (4094 bytes)
 
         # A bare LF inside X-Request-ID: gunicorn splits or refuses it; never echoed.
-        injected = _raw_request(service.port, b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n"
+        injected = raw_request(service.port, b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n"
                                 b"X-Request-ID: abc\nSet-Cookie: evil=1\r\n"
                                 b"Connection: close\r\n\r\n")
         head = injected.split(b"\r\n\r\n")[0]

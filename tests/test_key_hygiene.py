@@ -6,9 +6,8 @@ from typing import Any
 
 import redis as redis_lib
 
-from tests.plugins.auth import DEFAULT_PASSWORD, AuthActions
-
-API = "/api/v1"
+from tests.helpers import API
+from tests.plugins.auth import DEFAULT_PASSWORD, AuthActions, bearer
 
 
 def _addr(n: int) -> dict[str, str]:
@@ -49,11 +48,11 @@ def test_full_workload_leaves_every_key_with_a_ttl_and_never_sends_keys(
     login = browser.post(f"{API}/auth/login", environ_base=_addr(1), json={
         "email": "hygiene@example.com", "password": DEFAULT_PASSWORD})
     assert login.status_code == 200
-    client_headers = {"Authorization": f"Bearer {login.json['access_token']}"}
+    client_headers = bearer(login.json["access_token"])
     assert browser.get(f"{API}/auth/me").status_code == 200  # the session cookie
     assert browser.get(f"{API}/auth/me", headers=client_headers).status_code == 200
-    refreshed = browser.post(f"{API}/auth/refresh", environ_base=_addr(1), headers={
-        "Authorization": f"Bearer {login.json['refresh_token']}"})
+    refreshed = browser.post(f"{API}/auth/refresh", environ_base=_addr(1),
+                             headers=bearer(login.json["refresh_token"]))
     assert refreshed.status_code == 200
     actions = AuthActions(app)
     agent = actions.register("agent")

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.processes import ServiceProcess, http, service_env
+from scripts.processes import GunicornService, http
+from tests.helpers import service_env
 
 ATTEMPTS = 12
 LIMIT = 5
@@ -21,7 +22,7 @@ def test_twelve_simultaneous_wrong_passwords_get_exactly_the_limit(
     env = service_env(database_url, redis_url, TRUSTED_PROXY_COUNT="1",
                       AUTH_RATE_LIMIT="100000 per minute",
                       LOGIN_FAILURE_LIMIT=f"{LIMIT} per 15 minutes")
-    with ServiceProcess(env, tmp_path, workers=2, threads=8) as service:
+    with GunicornService(env, tmp_path, workers=2, threads=8) as service:
         for round_no in range(3):  # three accounts, each stuffed at once from 12 addresses
             email = f"stuffed{round_no}@example.com"
             created = http("POST", f"{service.url}/api/v1/auth/register", body={

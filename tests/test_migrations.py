@@ -2,24 +2,23 @@
 import os
 import subprocess
 import uuid
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 import pytest
 
 from marketplace.migrate import migration_files
-from tests.processes import BIN, ROOT
+from scripts.processes import ROOT, venv_tool
+from tests.helpers import with_database
 
 
 @pytest.fixture
 def fresh_database(database_url):
     name = f"marketplace_migrate_{uuid.uuid4().hex[:10]}"
-    parts = urlsplit(database_url)
-    admin = psycopg2.connect(urlunsplit(parts._replace(path="/postgres")))
+    admin = psycopg2.connect(with_database(database_url, "postgres"))
     admin.autocommit = True
     with admin.cursor() as cur:
         cur.execute(f'CREATE DATABASE "{name}"')
-    yield urlunsplit(parts._replace(path=f"/{name}"))
+    yield with_database(database_url, name)
     with admin.cursor() as cur:
         cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.close()
@@ -29,7 +28,7 @@ def flask_upgrade(database_url, redis_url):
     env = {**os.environ, "APP_ENV": "testing", "DATABASE_URL": database_url,
            "REDIS_URL": redis_url, "SESSION_SECRET": "s" * 40, "JWT_SECRET": "j" * 40}
     return subprocess.Popen(
-        [str(BIN / "flask"), "--app", "marketplace", "db", "upgrade"],
+        [venv_tool("flask"), "--app", "marketplace", "db", "upgrade"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
 

@@ -11,20 +11,12 @@ import pytest
 import redis as redis_lib
 
 from marketplace.health import monitoring
+from scripts.processes import ROOT
 from tests.plugins.auth import AuthActions
-from tests.processes import ROOT
-from tests.servers import PrivateRedis
 
 STATS = "/api/v1/health/redis-stats"
 PREFIXES = ["cache:", "rate-limit:", "session:", "user:", "jwt:revoked:", "active:", "stats:",
             "other"]
-
-
-@pytest.fixture
-def private_redis(tmp_path: Any) -> Any:
-    server = PrivateRedis(tmp_path / "redis").start()
-    yield server
-    server.kill()
 
 
 @pytest.fixture(autouse=True)

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 import redis as redis_lib
 
-from tests.loadgen import API, Call, run, statuses
-from tests.plugins.auth import DEFAULT_PASSWORD, AuthActions
-from tests.processes import ServiceProcess, http, service_env
-from tests.servers import PrivateRedis
+from scripts.processes import GunicornService, PrivateRedis, http
+from tests.helpers import API, service_env
+from tests.loadgen import Call, run, statuses
+from tests.plugins.auth import DEFAULT_PASSWORD, LOGIN, AuthActions, bearer
 
 LIMITS = {"AUTH_RATE_LIMIT": "5 per 15 minutes", "PROJECTS_RATE_LIMIT": "100 per 15 minutes"}
 NEW = {"title": "Seen everywhere", "description": "written on one instance", "budget": 77}
@@ -26,11 +26,11 @@ def shared_redis(tmp_path_factory: Any) -> Iterator[PrivateRedis]:
 
 @pytest.fixture(scope="module")
 def instances(shared_redis: PrivateRedis, database_url: str,
-              tmp_path_factory: Any) -> Iterator[tuple[ServiceProcess, ServiceProcess]]:
+              tmp_path_factory: Any) -> Iterator[tuple[GunicornService, GunicornService]]:
     env = service_env(database_url, shared_redis.url, **LIMITS)
     logs = tmp_path_factory.mktemp("logs")
-    a = ServiceProcess(env, logs, workers=2, name="a").start()
-    b = ServiceProcess(env, logs, workers=2, name="b").start()
+    a = GunicornService(env, logs, workers=2, name="a").start()
+    b = GunicornService(env, logs, workers=2, name="b").start()
     yield a, b
     a.stop()
     b.stop()
@@ -56,8 +56,8 @@ def actions(make_app: Any, shared_redis: PrivateRedis, instances: Any,
                                 SESSION_SECRET=env["SESSION_SECRET"]))
 
 
-def login(service: ServiceProcess, email: str) -> Any:
-    return http("POST", f"{service.url}{API}/auth/login",
+def login(service: GunicornService, email: str) -> Any:
+    return http("POST", service.url + LOGIN,
                 body={"email": email, "password": DEFAULT_PASSWORD})
 
 
@@ -117,7 +117,7 @@ def test_session_from_one_works_on_the_other(instances: Any, actions: AuthAction
     for _ in range(4):
         me = http("GET", f"{b.url}{API}/auth/me", headers={"Cookie": cookie})
         assert me.status == 200 and me.json()["user"]["id"] == user["user"]["id"]
-    token = {"Authorization": f"Bearer {answer.json()['access_token']}", "Cookie": cookie}
+    token = {**bearer(answer.json()["access_token"]), "Cookie": cookie}
     assert http("POST", f"{b.url}{API}/auth/logout", headers=token).status == 200
     assert http("GET", f"{a.url}{API}/auth/me", headers={"Cookie": cookie}).status == 401
 

@@ -5,6 +5,7 @@ import threading
 import uuid
 from typing import Any
 
+from tests.helpers import run_threads
 from tests.plugins.projects import PROJECTS
 
 NEW = {"title": "Build a scraper", "description": "Scrape the docs site", "budget": 1500,
@@ -176,11 +177,7 @@ def test_two_concurrent_accepts_one_wins(app: Any, auth: Any, db: Any) -> None:
                                    headers=owner["headers"])
         statuses.append(response.status_code)
 
-    threads = [threading.Thread(target=accept, args=(pid,)) for pid in ids]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    run_threads([threading.Thread(target=accept, args=(pid,)) for pid in ids], timeout=30)
     assert sorted(statuses) == [200, 409]
     with db.cursor() as cur:
         cur.execute("SELECT status, count(*) FROM proposals WHERE project_id = %s "

@@ -9,14 +9,11 @@ from typing import Any
 import pytest
 import redis as redis_lib
 
-from tests.plugins.projects import PROJECTS, cache_keys
-from tests.servers import PrivateRedis
+from scripts.processes import PrivateRedis
+from tests.helpers import UNLIMITED, run_threads
+from tests.plugins.projects import PROJECTS, cache_keys, ids
 
 NEW = {"title": "Cached project", "description": "Something to cache", "budget": 700}
-
-
-def ids(response: Any) -> list[str]:
-    return [project["id"] for project in response.json["data"]]
 
 
 def test_miss_then_hit_and_normalised_keys(client: Any, new_project: Any) -> None:
@@ -139,7 +136,7 @@ def test_fifty_concurrent_cold_requests_query_at_most_twice(
         instances: int, make_app: Any, new_project: Any, db: Any, redis: Any) -> None:
     """Counted with the app's own statement counter (`db.pool.queries`, every cursor.execute
     of the process's pool); a page is one statement (generation, total and rows together)."""
-    apps = [make_app(PROJECTS_RATE_LIMIT="1000 per minute") for _ in range(instances)]
+    apps = [make_app(PROJECTS_RATE_LIMIT=UNLIMITED) for _ in range(instances)]
     for i in range(30):
         new_project(title=f"Stampede project {i}", budget=100 + i)
     for app in apps:  # start each listener, so no request waits for it
@@ -154,12 +151,8 @@ def test_fifty_concurrent_cold_requests_query_at_most_twice(
         response = client.get(f"{PROJECTS}/?sort=budget&per_page=10")
         results.append((response.status_code, response.headers.get("X-Cache", "")))
 
-    threads = [threading.Thread(target=request, args=(apps[i % instances],))
-               for i in range(50)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    run_threads([threading.Thread(target=request, args=(apps[i % instances],))
+                 for i in range(50)], timeout=30)
     assert len(results) == 50 and {status for status, _ in results} == {200}
     assert _queries(apps) - before <= 2
     assert sum(state == "MISS" for _, state in results) <= 2

@@ -12,7 +12,7 @@ import pytest
 from marketplace.generations import PROJECTS as GENERATION
 from marketplace.projects import store
 from marketplace.projects.query import ListQuery
-from tests.conftest import count_rows
+from tests.helpers import count_rows
 from tests.plugins.projects import PROJECTS, cache_keys
 
 # Searches PostgreSQL cannot look up in the index: only -excluded words, only stop words,

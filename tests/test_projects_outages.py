@@ -3,27 +3,14 @@ entry older than a write is served once Redis answers again, on any worker or in
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
 from marketplace.generations import PROJECTS as GENERATION
-from tests.plugins.projects import PROJECTS
-from tests.processes import ServiceProcess, http, service_env
-from tests.servers import PrivateRedis
+from scripts.processes import GunicornService, PrivateRedis, http
+from tests.helpers import UNLIMITED, service_env
+from tests.plugins.projects import PROJECTS, ids
 
 NEW = {"title": "Outage project", "description": "Written while Redis was away", "budget": 42}
-
-
-@pytest.fixture
-def private_redis(tmp_path: Any) -> Iterator[PrivateRedis]:
-    with PrivateRedis(tmp_path / "redis") as server:
-        yield server
-
-
-def ids(response: Any) -> list[str]:
-    return [project["id"] for project in response.json["data"]]
 
 
 def wait_until_known(apps: list[Any], generation: int, timeout: float = 5.0) -> None:
@@ -106,8 +93,8 @@ def test_write_redis_never_heard_of_is_not_hidden(make_app: Any, auth: Any, db: 
 def test_redis_frozen_create_succeeds_and_no_worker_serves_the_old_list(
         private_redis: PrivateRedis, make_app: Any, auth: Any, db: Any,
         database_url: str, tmp_path: Any) -> None:
-    env = service_env(database_url, private_redis.url, PROJECTS_RATE_LIMIT="1000 per minute")
-    with ServiceProcess(env, tmp_path, workers=2) as service:
+    env = service_env(database_url, private_redis.url, PROJECTS_RATE_LIMIT=UNLIMITED)
+    with GunicornService(env, tmp_path, workers=2) as service:
         writer, other = make_app(REDIS_URL=private_redis.url), make_app(REDIS_URL=private_redis.url)
         headers = type(auth)(writer).headers("client")
         writer.test_client().post(f"{PROJECTS}/", json=NEW, headers=headers)

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import count_rows
+from tests.helpers import count_rows
 from tests.plugins.projects import PROJECTS
 
 GOOD = {"title": "Build a scraper", "description": "Scrape", "budget": 1500}

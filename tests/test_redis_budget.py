@@ -7,8 +7,8 @@ import pytest
 import redis as redis_lib
 
 from marketplace.redis import per_process_budget
-from tests.processes import ServiceProcess, http, service_env
-from tests.servers import PrivateRedis
+from scripts.processes import GunicornService, PrivateRedis, http
+from tests.helpers import UNLIMITED, service_env
 
 
 def test_budget_is_split_among_processes():
@@ -27,8 +27,8 @@ def test_concurrent_clients_never_exceed_the_budget(database_url, db, tmp_path, 
     with PrivateRedis(tmp_path / "redis") as server:
         probe = redis_lib.Redis.from_url(server.url)
         env = service_env(database_url, server.url, REDIS_MAX_CONNECTIONS=str(budget),
-                          PROJECTS_RATE_LIMIT="1000000 per minute")
-        with ServiceProcess(env, tmp_path, workers=2, threads=threads) as service:
+                          PROJECTS_RATE_LIMIT=UNLIMITED)
+        with GunicornService(env, tmp_path, workers=2, threads=threads) as service:
             peak = 0
             done = threading.Event()
 

@@ -1,9 +1,8 @@
 """Errors in the contract's envelope, request ids, security headers, body limits."""
-import socket
-
 import pytest
 
-from tests.processes import ServiceProcess, http, service_env
+from scripts.processes import GunicornService, http
+from tests.helpers import raw_request, service_env
 
 
 def assert_error(response, status, code):
@@ -88,7 +87,7 @@ def test_one_log_line_per_request(client, caplog):
 def test_chunked_body_over_the_limit_is_413_under_gunicorn(database_url, redis_url, tmp_path,
                                                            db, redis):
     env = service_env(database_url, redis_url, MAX_CONTENT_LENGTH="1024")
-    with ServiceProcess(env, tmp_path, workers=1) as service:
+    with GunicornService(env, tmp_path, workers=1) as service:
         chunk = b'{"email": "' + b"a" * 4000 + b'"}'
         request = (
             b"POST /api/v1/auth/register HTTP/1.1\r\nHost: x\r\n"
@@ -96,11 +95,7 @@ def test_chunked_body_over_the_limit_is_413_under_gunicorn(database_url, redis_u
             b"Connection: close\r\n\r\n"
             + f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n0\r\n\r\n"
         )
-        with socket.create_connection(("127.0.0.1", service.port), timeout=10) as sock:
-            sock.sendall(request)
-            reply = b""
-            while chunk_ := sock.recv(65536):
-                reply += chunk_
+        reply = raw_request(service.port, request)
         assert reply.startswith(b"HTTP/1.1 413"), reply[:200]
         assert b'"payload_too_large"' in reply
         assert http("GET", service.url + "/api/v1/health").status == 200

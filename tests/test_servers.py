@@ -1,4 +1,4 @@
-"""Fast real tests of the private server helpers in tests/servers.py."""
+"""Fast real tests of the private server helpers in scripts/processes."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from tests.servers import PrivatePostgres, PrivateRedis, free_port
+from scripts.processes import PrivatePostgres, PrivateRedis, free_port
 
 
 def _client(url: str, timeout: float = 2.0) -> redis.Redis:
@@ -75,8 +75,8 @@ def test_private_redis_stop_kill_restart(tmp_path: Path) -> None:
     assert server.pid is None
 
 
-def test_private_postgres_lifecycle(tmp_path: Path) -> None:
-    with PrivatePostgres(tmp_path) as server:
+def test_private_postgres_lifecycle() -> None:
+    with PrivatePostgres() as server:
         conn = psycopg2.connect(server.url, connect_timeout=5)
         conn.autocommit = True
         with conn.cursor() as cur:
@@ -101,8 +101,8 @@ def test_private_postgres_lifecycle(tmp_path: Path) -> None:
     assert server.pid is None
 
 
-def test_private_postgres_freeze_thaw_kill(tmp_path: Path) -> None:
-    with PrivatePostgres(tmp_path) as server:
+def test_private_postgres_freeze_thaw_kill() -> None:
+    with PrivatePostgres() as server:
         conn = psycopg2.connect(server.url, connect_timeout=5)
         conn.autocommit = True
         server.freeze()

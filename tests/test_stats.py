@@ -4,43 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 import redis as redis_lib
 
 from marketplace import metrics
-from tests.plugins.auth import DEFAULT_PASSWORD, AuthActions
+from scripts.processes import redis_command_calls
+from tests.plugins.auth import AuthActions, login
 from tests.plugins.projects import make_project, make_user
-from tests.servers import PrivateRedis
 
 ONLINE = "/api/v1/stats/online"
 SUMMARY = "/api/v1/stats/summary"
-LOGIN = "/api/v1/auth/login"
 
 
 def _login(client: Any, user: dict[str, Any]) -> None:
-    response = client.post(LOGIN, json={"email": user["email"], "password": DEFAULT_PASSWORD})
+    response = login(client, user["email"])
     assert response.status_code == 200, response.json
-
-
-def _commandstats(server: redis_lib.Redis) -> dict[str, int]:
-    stats = server.info("commandstats").items()
-    return {name.removeprefix("cmdstat_"): int(stat["calls"]) for name, stat in stats}
 
 
 def _commands_of(server: redis_lib.Redis, request: Any) -> dict[str, int]:
     """Redis commands one request sends (the snapshot's own INFO cancels out in comparisons)."""
-    before = _commandstats(server)
+    before = redis_command_calls(server)
     request()
-    after = _commandstats(server)
+    after = redis_command_calls(server)
     return {name: calls - before.get(name, 0) for name, calls in after.items()
             if calls != before.get(name, 0)}
-
-
-@pytest.fixture
-def private_redis(tmp_path: Any) -> Any:
-    server = PrivateRedis(tmp_path / "redis").start()
-    yield server
-    server.kill()
 
 
 def test_three_users_logged_in_are_online_and_a_second_login_counts_once(

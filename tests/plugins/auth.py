@@ -1,4 +1,5 @@
-"""Fixtures of the auth domain: `auth.register(...)` and `auth.headers(...)` (as flaskr's)."""
+"""Fixtures and helpers of the auth domain: `auth.register(...)` and `auth.headers(...)` (as
+flaskr's), `login(client, email)` through the route, `bearer(token)` headers."""
 from __future__ import annotations
 
 import itertools
@@ -10,6 +11,17 @@ from flask import Flask
 
 _counter = itertools.count(1)
 DEFAULT_PASSWORD = "correct-horse-9"
+LOGIN = "/api/v1/auth/login"
+
+
+def bearer(token: str) -> dict[str, str]:
+    """The Authorization header of an access or refresh token."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+def login(client: Any, email: str, password: str = DEFAULT_PASSWORD, **headers: str) -> Any:
+    """POST /auth/login with the Flask test client (spends the app's AUTH_RATE_LIMIT)."""
+    return client.post(LOGIN, json={"email": email, "password": password}, headers=headers)
 
 
 class AuthActions:
@@ -38,7 +50,7 @@ class AuthActions:
         return {
             "user": users.public(user),  # as the API shows it
             **tokens,
-            "headers": {"Authorization": f"Bearer {tokens['access_token']}"},
+            "headers": bearer(tokens["access_token"]),
         }
 
     def headers(self, role: str = "client") -> dict[str, str]:

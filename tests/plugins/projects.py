@@ -36,6 +36,11 @@ def make_project(db: Any, owner_id: str | None = None, **fields: Any) -> str:
         return str(cur.fetchone()[0])
 
 
+def ids(response: Any) -> list[str]:
+    """The project ids of a list page, in order."""
+    return [project["id"] for project in response.json["data"]]
+
+
 def cache_keys(redis: Any) -> list[bytes]:
     """The response-cache keys (SCAN is fine in a test; the service never scans)."""
     return sorted(redis.scan_iter(match="cache:*", count=1000))
