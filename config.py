@@ -146,6 +146,9 @@ class Config:
         self.ADMIN_PASSWORD = env.get("ADMIN_PASSWORD") or None
         self.ADMIN_NAME = env.get("ADMIN_NAME") or None
 
+        # The bearer token a Prometheus scraper sends to GET /metrics; unset: no such route.
+        self.METRICS_TOKEN = env.get("METRICS_TOKEN") or None
+
         self.MAX_CONTENT_LENGTH = _int(env, "MAX_CONTENT_LENGTH", 1_048_576)
         self.LOG_LEVEL = env.get("LOG_LEVEL", "INFO")
         # One JSON object per line (log search on Render) or one readable line (a terminal).

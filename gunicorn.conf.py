@@ -1,5 +1,7 @@
 """gunicorn settings: bind from PORT, workers from WEB_CONCURRENCY, worker class by measurement."""
 import os
+import shutil
+import tempfile
 
 from config import development_secrets
 
@@ -23,3 +25,27 @@ control_socket_disable = True
 
 # Outside production: signing keys generated once per start, inherited by every worker.
 development_secrets(os.environ)
+
+# Prometheus counts in multiprocess mode: one directory per instance, empty at every start,
+# where each worker writes its figures and from which a scrape sums them (marketplace/
+# prometheus.py). A worker that exits leaves its counters; its gauges stop counting.
+_OWN_METRICS_DIR = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _OWN_METRICS_DIR:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="marketplace-metrics-")
+_METRICS_DIR = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+
+
+def on_starting(server: object) -> None:
+    for name in os.listdir(_METRICS_DIR):
+        os.unlink(os.path.join(_METRICS_DIR, name))
+
+
+def child_exit(server: object, worker: object) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]
+
+
+def on_exit(server: object) -> None:
+    if _OWN_METRICS_DIR:
+        shutil.rmtree(_METRICS_DIR, ignore_errors=True)

@@ -50,7 +50,7 @@ def configure_logging(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     """Wire every extension to the one Redis pool and the PostgreSQL pool of this process."""
-    from marketplace import periodic, rate_limits
+    from marketplace import periodic, prometheus, rate_limits
     from marketplace.extensions import cache, db, generations, jwt, redis_store, sessions
     from marketplace.http import register_request_hooks
     from marketplace.sessions import install_session_interface
@@ -73,6 +73,7 @@ def register_extensions(app: Flask) -> None:
     sessions.init_app(app)
     install_session_interface(app, shared.client)
     jwt.init_app(app)
+    prometheus.init_app(app)
     periodic.register_jobs(app)
     register_request_hooks(app)
 

@@ -145,9 +145,12 @@ def rate_limited_response(exc: RateLimitExceeded) -> Response:
     `exc.window` (set by `marketplace.rate_limits`) says when the breached window resets and
     what is left of it; a client needs those only when it is refused.
     """
+    from flask import current_app
+
     from marketplace import metrics
 
     metrics.incr("rate_limited")
+    current_app.extensions["prometheus"].rate_limited.labels(str(exc.limit.scope)).inc()
     response = error_response(429, "rate_limited", RATE_LIMITED_MESSAGE)
     now = time.time()
     reset_at, remaining = getattr(exc, "window", (now + 1, 0))

@@ -120,6 +120,7 @@ def begin_request() -> None:
 def register_request_hooks(app: Flask) -> None:
     """The one hook before every request and the one after it."""
     periodic = app.extensions["periodic"]
+    observe = app.extensions["prometheus"].observe_request
     security_headers = [("X-Content-Type-Options", "nosniff")]
     if app.config["HSTS"]:
         security_headers.append(
@@ -141,6 +142,7 @@ def register_request_hooks(app: Flask) -> None:
         status = response.status_code
         duration = round((time.perf_counter() - req.started) * 1000, 1)
         user = req.user
+        observe(req.method, route, status, duration / 1000, req.cache_result)
         fields = {"method": req.method, "route": route, "status": status,
                   "duration_ms": duration}
         if user is not None:

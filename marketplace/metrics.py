@@ -31,6 +31,13 @@ def incr(name: str, amount: int = 1) -> None:
         _pending[name] += amount
 
 
+def incr_all(names: tuple[str, ...]) -> None:
+    """Count several events at once (one lock)."""
+    with _lock:
+        for name in names:
+            _pending[name] += 1
+
+
 def _take_pending() -> Counter[str]:
     global _reported_errors
     breaker = current_app.extensions["redis"].breaker

@@ -6,9 +6,10 @@ the clock with the next due time (one comparison on almost every request) and ru
 that are due. Each job is bounded (a socket timeout, a statement timeout, a batch size) and
 never raises: a job that fails is logged and tried again at its next time.
 
-The jobs (registered in `register_jobs`): the service's counters flushed to Redis, the
-Redis thresholds checked (and the console's history sampled), expired revoked tokens
-trimmed. All but the counters are off when ALERT_CHECK_INTERVAL is 0 (the tests' default).
+The jobs (registered in `register_jobs`): the service's counters flushed to Redis and its
+Prometheus gauges sampled, the Redis thresholds checked (and the console's history
+sampled), expired revoked tokens trimmed. The last two are off when ALERT_CHECK_INTERVAL
+is 0 (the tests' default).
 """
 from __future__ import annotations
 
@@ -75,6 +76,8 @@ def register_jobs(app: Flask) -> Periodic:
 
     periodic = Periodic()
     periodic.every("counters", metrics.FLUSH_INTERVAL, metrics.flush)
+    gauges = app.extensions["prometheus"]
+    periodic.every("gauges", metrics.FLUSH_INTERVAL, lambda: gauges.sample(app))
     interval = app.config["ALERT_CHECK_INTERVAL"]
     if interval:
         periodic.every("redis-check", interval, monitoring.periodic_check)

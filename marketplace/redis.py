@@ -68,6 +68,7 @@ class CircuitBreaker:
         self.outages = 0  # outages this process has seen start
         self.down_since: float | None = None  # wall-clock start of the current outage
         self._on_recovery: list[Callable[[], None]] = []
+        self._on_outage: list[Callable[[], None]] = []
 
     @property
     def is_open(self) -> bool:
@@ -76,6 +77,10 @@ class CircuitBreaker:
     def on_recovery(self, callback: Callable[[], None]) -> None:
         """Run `callback` whenever Redis answers again after an outage."""
         self._on_recovery.append(callback)
+
+    def on_outage(self, callback: Callable[[], None]) -> None:
+        """Run `callback` whenever an outage starts (as this process sees it)."""
+        self._on_outage.append(callback)
 
     def allow(self) -> bool:
         """True when a command may be sent: Redis is up, or this caller is the probe."""
@@ -98,6 +103,7 @@ class CircuitBreaker:
             self.down_since = time.time()
             self.outages += 1
         log.warning("redis unavailable, degrading until it answers: %s", _reason(exc))
+        _run_hooks(self._on_outage)
 
     def record_success(self) -> None:
         if self._down_since is None:
@@ -109,11 +115,15 @@ class CircuitBreaker:
             self._down_since = None
             self.down_since = None
         log.warning("redis available again after %.1f s", outage)
-        for callback in self._on_recovery:
-            try:
-                callback()
-            except Exception:  # a recovery hook must never break the request
-                log.exception("redis recovery hook failed")
+        _run_hooks(self._on_recovery)
+
+
+def _run_hooks(callbacks: list[Callable[[], None]]) -> None:
+    for callback in callbacks:
+        try:
+            callback()
+        except Exception:  # a hook must never break the request that saw the change
+            log.exception("redis breaker hook failed")
 
 
 def _reason(exc: BaseException) -> str:

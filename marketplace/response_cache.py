@@ -264,8 +264,7 @@ def _respond(name: str, generation: int, body: bytes, result: str) -> Response:
     """200 with the body, or 304 when the client already holds this entry."""
     req = request._get_current_object()
     req.cache_result = result
-    for counter in _COUNTERS[result]:
-        metrics.incr(counter)
+    metrics.incr_all(_COUNTERS[result])
     tag = etag(generation, name)
     header = req.environ.get("HTTP_IF_NONE_MATCH")
     if header and _matches(header, tag):

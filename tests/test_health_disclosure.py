@@ -71,7 +71,7 @@ def test_database_down_names_no_host_port_or_database(make_app: Any, redis: Any,
 
 def test_stopped_postgres_names_nothing(make_app: Any, redis: Any, tmp_path: Any,
                                         caplog: Any) -> None:
-    with PrivatePostgres(tmp_path / "pg") as server:
+    with PrivatePostgres() as server:
         upgrade(server.url)
         client = make_app(DATABASE_URL=server.url).test_client()
         assert client.get(f"{HEALTH}/db").status_code == 200
