@@ -36,7 +36,7 @@ from marketplace.adapters import flask_limiter as limiter_adapter
 from marketplace.adapters import limits as limits_adapter
 from marketplace.errors import InvalidCredentials
 from marketplace.network import client_address
-from marketplace.redis import REDIS_ERRORS
+from marketplace.redis import REDIS_ERRORS, degrade
 
 if TYPE_CHECKING:
     from flask_limiter._limits import RuntimeLimit
@@ -100,12 +100,17 @@ def _state() -> _AppLimits:
 def _breach(strategy: RateLimiter, item: RuntimeLimit, identifiers: tuple[str, str]) -> None:
     """Raise the 429 for `item`, with when its window resets and what is left of it."""
     exc = RateLimitExceeded(item)
-    try:
-        stats = strategy.get_window_stats(item.limit, *identifiers)
-        exc.window = (stats.reset_time, stats.remaining)  # type: ignore[attr-defined]
-    except REDIS_ERRORS:
-        pass  # the 429 goes out with a one-second Retry-After
+    window = _window(strategy, item, identifiers)
+    if window is not None:
+        exc.window = window  # type: ignore[attr-defined]
     raise exc
+
+
+@degrade(None)  # Redis gone meanwhile: the 429 goes out with a one-second Retry-After
+def _window(strategy: RateLimiter, item: RuntimeLimit,
+            identifiers: tuple[str, str]) -> tuple[float, int]:
+    stats = strategy.get_window_stats(item.limit, *identifiers)
+    return stats.reset_time, stats.remaining
 
 
 def _hit(state: _AppLimits, items: list[RuntimeLimit], identifiers: tuple[str, str],
@@ -114,8 +119,8 @@ def _hit(state: _AppLimits, items: list[RuntimeLimit], identifiers: tuple[str, s
     strategy = state.main
     try:
         passed = [strategy.hit(item.limit, *identifiers, cost=cost) for item in items]
-    except REDIS_ERRORS:
-        strategy = state.fallback
+    except REDIS_ERRORS:  # not `degrade`: the policy here is Flask-Limiter's fallback, which
+        strategy = state.fallback  # counts the same request again, in memory
         passed = [strategy.hit(item.limit, *identifiers, cost=cost) for item in items]
     for item, ok in zip(items, passed, strict=True):
         if not ok:
@@ -167,10 +172,9 @@ def hit_and_read(limit: ServiceLimit, read_keys: list[str]) -> list[Any] | None:
          storage.prefixed_key(item.limit.key_for(*identifiers)), item.limit.get_expiry(), 1)
         for item in items]
     commands.append(("MGET", *read_keys))
-    try:
-        replies = current_app.extensions["redis"].round_trip(*commands)
-    except REDIS_ERRORS:
-        _hit(state, items, identifiers)  # counted in the fallback; 429 when over
+    replies = _send(commands)
+    if replies is None:
+        _hit(state, items, identifiers)  # Redis is down: the fallback counts; 429 when over
         return None
     counts, values = replies[:-1], replies[-1]
     if any(isinstance(count, Exception) for count in counts):
@@ -201,16 +205,19 @@ def counting_failures(limit: ServiceLimit, key: str) -> Iterator[None]:
     _give_back(strategy, items, identifiers)
 
 
+@degrade(None)  # Redis down: the count stays one too high until its window ends (fail closed)
 def _give_back(strategy: RateLimiter, items: list[RuntimeLimit],
                identifiers: tuple[str, str]) -> None:
     for item in items:
-        try:
-            strategy.storage.incr(item.limit.key_for(*identifiers), item.limit.get_expiry(),
-                                  amount=-1)
-        except REDIS_ERRORS:
-            pass  # the count stays one too high until its window ends: fail closed
+        strategy.storage.incr(item.limit.key_for(*identifiers), item.limit.get_expiry(),
+                              amount=-1)
+
+
+@degrade(None)
+def _send(commands: list[tuple[Any, ...]]) -> list[Any] | None:
+    return current_app.extensions["redis"].round_trip(*commands)
 
 
 def storage_options(redis_pool: Any) -> dict[str, Any]:
-    """Flask-Limiter's storage on the shared pool, under the `rate-limit:` prefix."""
+    """Flask-Limiter's storage on the shared pool, under the rate-limit prefix of keys.py."""
     return {"connection_pool": redis_pool, "key_prefix": keys.RATE_LIMIT_STORAGE_PREFIX}

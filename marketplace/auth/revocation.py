@@ -1,7 +1,7 @@
 """Revoked tokens: PostgreSQL is the truth, Redis a per-hour cache that knows if it is complete.
 
-Key layout (the contract's `jwt:revoked:` prefix): one HASH per expiry hour,
-`jwt:revoked:<exp // 3600>`, with a field per revoked jti and the field `_gen`, the
+Key layout (`keys.revoked_bucket`): one HASH per expiry hour (`exp // 3600`), with a field
+per revoked jti and the field `_gen`, the
 `revoked_tokens` generation up to which the hash holds every revocation of that hour.
 The hash expires when the last token of its hour does (plus a margin). A hash without
 `_gen` (evicted, flushed, never built) or with a `_gen` older than this process knows of

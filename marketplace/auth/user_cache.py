@@ -1,4 +1,4 @@
-"""Read-through cache of user records in Redis (`user:<id>`), never older than a change.
+"""Read-through cache of user records in Redis (`keys.user(id)`), never older than a change.
 
 An entry is the user's record (public fields and `token_version`, never the hash) plus `gen`,
 the `users` generation it was read at. Every change of a user bumps that generation in its
@@ -56,7 +56,7 @@ def _get(user_id: str) -> bytes | None:
 
 
 def get_user(user_id: str) -> dict[str, Any] | None:
-    """The user through `user:<id>`; PostgreSQL when absent, stale, or Redis is down."""
+    """The user through its cached record; PostgreSQL when absent, stale, or Redis is down."""
     return resolve(user_id, _get(user_id))
 
 

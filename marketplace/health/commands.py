@@ -6,8 +6,9 @@ from typing import Any
 import click
 from flask.cli import with_appcontext
 
+from marketplace.errors import ServiceUnavailable
 from marketplace.health.monitoring import collect
-from marketplace.redis import REDIS_ERRORS
+from marketplace.redis import require
 
 EXIT_ALERT = 1
 EXIT_UNREACHABLE = 2
@@ -52,9 +53,9 @@ def format_figures(f: dict[str, Any]) -> list[str]:
 def redis_check() -> None:
     """Print the redis-stats figures; exit 1 when an alert is raised, 2 if Redis is down."""
     try:
-        figures = collect()
-    except REDIS_ERRORS as exc:
-        click.echo(f"redis unreachable: {type(exc).__name__}", err=True)
+        figures = require("Redis is unavailable.")(collect)()
+    except ServiceUnavailable as exc:
+        click.echo(f"redis unreachable: {type(exc.__cause__).__name__}", err=True)
         raise SystemExit(EXIT_UNREACHABLE) from None
     for line in format_figures(figures):
         click.echo(line)

@@ -15,13 +15,13 @@ from typing import Any
 import redis
 from flask import current_app
 
-from marketplace import metrics
+from marketplace import keys, metrics
 from marketplace.redis import degrade
 
 log = logging.getLogger(__name__)
 
-# The contract's key table, in the order redis-stats lists them; the rest counts as `other`.
-PREFIXES = ("cache:", "rate-limit:", "session:", "user:", "jwt:revoked:", "active:", "stats:")
+# The key table (keys.py), in the order redis-stats lists it; the rest counts as `other`.
+PREFIXES = keys.PREFIXES
 EXACT_COUNT_LIMIT = 10_000  # up to this DBSIZE every key is counted; above, a sample
 SAMPLE_SIZE = 5_000  # keys looked at (SCAN COUNT 1000) when the db is larger
 SCAN_COUNT = 1_000
@@ -57,12 +57,11 @@ def count_keys(client: redis.Redis, total: int) -> dict[str, Any]:
             "by_prefix": counts}
 
 
+@degrade(None)
 def count_service_clients(client: redis.Redis) -> int | None:
-    """Connections named by the service's pools (all instances); None if CLIENT LIST is refused."""
-    try:
-        return sum(1 for c in client.client_list() if c.get("name") == SERVICE_CLIENT_NAME)
-    except redis.ResponseError:
-        return None
+    """Connections named by the service's pools (all instances); None if CLIENT LIST is refused
+    (some hosted plans disable it)."""
+    return sum(1 for c in client.client_list() if c.get("name") == SERVICE_CLIENT_NAME)
 
 
 def thresholds(cfg: Any) -> dict[str, int]:

@@ -23,7 +23,7 @@ def probe_redis(handle: RedisHandle) -> float:
     """PING through the shared pool (its timeouts and breaker bound the wait), in ms."""
     try:
         return handle.ping()
-    except REDIS_ERRORS as exc:
+    except REDIS_ERRORS as exc:  # not a policy: the probe reports the failure and its reason
         raise ProbeFailed(_short(exc)) from exc
 
 

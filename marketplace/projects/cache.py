@@ -12,7 +12,8 @@ project_cache = ResponseCache(PROJECTS, marker=keys.PROJECTS_MARKER)
 
 
 def list_key(query: ListQuery) -> str:
-    """cache:/api/v1/projects?<canonical query>: reordered or defaulted parameters hit."""
+    """The list entry of `query` (its canonical form: reordered or defaulted parameters hit
+    the same entry)."""
     return f"{BASE_PATH}?{query.canonical()}"
 
 

@@ -13,7 +13,7 @@ from flask import current_app
 
 from marketplace import keys
 from marketplace.extensions import redis_store
-from marketplace.redis import REDIS_ERRORS, require
+from marketplace.redis import degrade, require
 
 MARK_INTERVAL = 60  # seconds between two writes for the same user from one process
 _REMEMBERED = 10_000  # users whose last write this process remembers (bounded memory)
@@ -45,15 +45,18 @@ def mark_active(user_id: str, *, force: bool = False) -> None:
     now = time.time()
     if not _due(user_id, now) and not force:
         return
-    window = current_app.config["ACTIVE_USER_WINDOW"]
-    try:
-        redis_store.handle.round_trip(
-            ("ZADD", keys.ACTIVE_USERS, now, user_id),
-            ("ZREMRANGEBYSCORE", keys.ACTIVE_USERS, "-inf", now - window),
-            ("EXPIRE", keys.ACTIVE_USERS, window),
-        )
-    except REDIS_ERRORS:  # not `degrade`: the failure is remembered, to retry next request
-        _forget(user_id)
+    if not _write(user_id, now, current_app.config["ACTIVE_USER_WINDOW"]):
+        _forget(user_id)  # try again on the next request rather than in a minute
+
+
+@degrade(False)
+def _write(user_id: str, now: float, window: int) -> bool:
+    redis_store.handle.round_trip(
+        ("ZADD", keys.ACTIVE_USERS, now, user_id),
+        ("ZREMRANGEBYSCORE", keys.ACTIVE_USERS, "-inf", now - window),
+        ("EXPIRE", keys.ACTIVE_USERS, window),
+    )
+    return True
 
 
 @require("Online presence is unavailable.")
