@@ -235,6 +235,13 @@ def login(service: Start, password: str) -> int:
                 body={"email": EMAIL, "password": password}).status
 
 
+def tokens_of(service: Start, password: str) -> dict[str, str]:
+    answer = http("POST", f"{service.url}/api/v1/auth/login",
+                  body={"email": EMAIL, "password": password})
+    assert answer.status == 200
+    return answer.json()
+
+
 def start_all(env: dict[str, str], tmp_path: Path, names: list[str]) -> list[Start]:
     starts = [Start(env, tmp_path, name) for name in names]
     try:
@@ -259,6 +266,7 @@ def test_the_start_command_bootstraps_the_admin_once_and_only_when_it_changes(
             cur.execute("SELECT role FROM users WHERE email = %s", (EMAIL,))
             assert cur.fetchall() == [("admin",)]
         assert login(both[0], PASSWORD) == 200
+        earlier = tokens_of(both[0], PASSWORD)
     finally:
         for start in both:
             start.stop()
@@ -273,6 +281,13 @@ def test_the_start_command_bootstraps_the_admin_once_and_only_when_it_changes(
     try:
         assert login(changed, NEW_PASSWORD) == 200
         assert login(changed, PASSWORD) == 401
+        # ...and the admin's tokens issued before the new password are ended.
+        for kind, path in (("access_token", "/api/v1/auth/me"),
+                           ("refresh_token", "/api/v1/auth/refresh")):
+            method = "GET" if kind == "access_token" else "POST"
+            ended = http(method, changed.url + path,
+                         headers={"Authorization": f"Bearer {earlier[kind]}"})
+            assert ended.status == 401, (kind, ended.status)
     finally:
         changed.stop()
     assert f"admin {EMAIL} updated" in changed.log()

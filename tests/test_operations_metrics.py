@@ -63,7 +63,20 @@ def test_metrics_sum_every_worker_by_route_template(database_url: str, redis_url
     for family in ("marketplace_redis_up", "marketplace_redis_pool_in_use",
                    "marketplace_db_pool_in_use", "marketplace_redis_outages_total"):
         assert _samples(text, family), family
+    assert _samples(text, "marketplace_redis_up")[""] in (0.0, 1.0)
+
+
+def test_the_redis_gauge_follows_the_breaker(make_app: Any, db: Any,
+                                             private_redis: Any) -> None:
+    client = make_app(METRICS_TOKEN=TOKEN, REDIS_URL=private_redis.url).test_client()
+    scrape = {"Authorization": f"Bearer {TOKEN}"}
+    text = client.get("/metrics", headers=scrape).get_data(as_text=True)
     assert _samples(text, "marketplace_redis_up") == {"": 1.0}
+    private_redis.stop()
+    assert client.get(LIST).status_code == 200  # served from PostgreSQL; the breaker opens
+    text = client.get("/metrics", headers=scrape).get_data(as_text=True)
+    assert _samples(text, "marketplace_redis_up") == {"": 0.0}
+    assert _samples(text, "marketplace_redis_outages_total") == {"": 1.0}
 
 
 def test_metrics_access(make_app: Any, db: Any, redis: Any) -> None:
