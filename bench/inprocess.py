@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -33,6 +34,9 @@ def production_app(settings: Settings) -> Iterator[Any]:
     handler writes to /dev/null, so every log line is still made and formatted but the
     terminal stays clean. The logging this process had before is restored at the end.
     """
+    # Metrics count as under gunicorn: prometheus_client's multiprocess values (memory-mapped
+    # files), chosen when prometheus_client is first imported, i.e. by create_app below.
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="bench-metrics-"))
     from config import load_config
     from marketplace import close_app, create_app
 

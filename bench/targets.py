@@ -49,6 +49,9 @@ def our_env(settings: Settings, worker_class: str = "sync") -> dict[str, str]:
         AUTH_RATE_LIMIT=UNLIMITED,
         LOGIN_FAILURE_LIMIT=UNLIMITED,
         PROJECTS_RATE_LIMIT=UNLIMITED,
+        # The machine's Redis is shared and sets no maxmemory: the cache's memory guard
+        # (CACHE_MEMORY_SHARE of REDIS_MEMORY_LIMIT) must not depend on what others store.
+        REDIS_MEMORY_LIMIT=str(2**40),
         PYTHONPATH=str(ROOT),
     )
     if worker_class == "sync-4":
