@@ -58,6 +58,7 @@ PROJECTS = ServiceLimit("projects", "PROJECTS_RATE_LIMIT")  # every route of /pr
 AUTH = ServiceLimit("auth", "AUTH_RATE_LIMIT")  # register, login, refresh, password change
 LOGIN_FAILURES = ServiceLimit("login-failures", "LOGIN_FAILURE_LIMIT")  # per account
 LIMITS = (PROJECTS, AUTH, LOGIN_FAILURES)
+COUNTER_KEYS = 10_000  # clients whose counter keys a process remembers
 
 
 def account_key(email: str) -> str:
@@ -75,6 +76,10 @@ class _AppLimits:
     fallback: RateLimiter
     script_sha: str
     resolved: dict[str, list[RuntimeLimit]] = field(default_factory=dict)
+    # (scope, client) -> the storage keys and windows of its counters: built once per
+    # client, not per request (bounded: cleared when it holds COUNTER_KEYS entries).
+    counter_keys: dict[tuple[str, str], list[tuple[str, int, int]]] = field(
+        default_factory=dict)
 
 
 def init_app(app: Flask) -> None:
@@ -166,11 +171,11 @@ def hit_and_read(limit: ServiceLimit, read_keys: list[str]) -> list[Any] | None:
     state = _state()
     items = state.resolved[limit.scope]
     identifiers = (limit.key(), limit.scope)
-    storage = state.storage
+    counters = state.counter_keys.get(identifiers)
+    if counters is None:
+        counters = _counter_keys(state, items, identifiers)
     commands: list[tuple[Any, ...]] = [
-        ("EVALSHA", state.script_sha, 1,
-         storage.prefixed_key(item.limit.key_for(*identifiers)), item.limit.get_expiry(), 1)
-        for item in items]
+        ("EVALSHA", state.script_sha, 1, key, expiry, 1) for key, expiry, _ in counters]
     commands.append(("MGET", *read_keys))
     replies = _send(commands)
     if replies is None:
@@ -180,10 +185,21 @@ def hit_and_read(limit: ServiceLimit, read_keys: list[str]) -> list[Any] | None:
     if any(isinstance(count, Exception) for count in counts):
         _hit(state, items, identifiers)  # NOSCRIPT (Redis lost its scripts): the plain path
     else:
-        for item, count in zip(items, counts, strict=True):
-            if int(count) > item.limit.amount:
+        for item, count, (_, _, amount) in zip(items, counts, counters, strict=True):
+            if int(count) > amount:
                 _breach(state.main, item, identifiers)
     return values if isinstance(values, list) else None
+
+
+def _counter_keys(state: _AppLimits, items: list[RuntimeLimit],
+                  identifiers: tuple[str, str]) -> list[tuple[str, int, int]]:
+    """The keys `limits` would count `identifiers` under, with each window and amount."""
+    if len(state.counter_keys) >= COUNTER_KEYS:
+        state.counter_keys.clear()
+    counters = [(state.storage.prefixed_key(item.limit.key_for(*identifiers)),
+                 item.limit.get_expiry(), item.limit.amount) for item in items]
+    state.counter_keys[identifiers] = counters
+    return counters
 
 
 @contextmanager
