@@ -111,6 +111,8 @@ class Config:
 
         self.CACHE_DEFAULT_TIMEOUT = _int(env, "CACHE_DEFAULT_TIMEOUT", 300)
         self.SUMMARY_CACHE_TIMEOUT = _int(env, "SUMMARY_CACHE_TIMEOUT", 60)
+        # Redis's memory limit when it reports no maxmemory (Render's free Key Value: 25 MB).
+        self.REDIS_MEMORY_LIMIT = _int(env, "REDIS_MEMORY_LIMIT", 25_000_000)
         self.USER_CACHE_TTL = _int(env, "USER_CACHE_TTL", 300)
         self.ACTIVE_USER_WINDOW = _int(env, "ACTIVE_USER_WINDOW", 900)
 

@@ -72,6 +72,8 @@ class Pool:
         self._pool_lock = threading.Lock()
         self._pid = os.getpid()
         self.queries = 0  # statements sent by this process (approximate under threads)
+        self._lent = 0  # connections borrowed through `connection()` and not yet returned
+        self._lent_lock = threading.Lock()
         self._cursor_class = type("Cursor", (CountingCursor,), {"counter": self})
         self.dsn: str = cfg["DATABASE_URL"]
         self._size = cfg["DB_POOL_MAX"]
@@ -106,6 +108,7 @@ class Pool:
         pool = self._get_pool()
         if not self._slots.acquire(timeout=self._wait):
             raise ServiceUnavailable("Database is busy, please retry.")
+        self._count_lent(1)
         conn = None
         try:
             try:
@@ -128,7 +131,16 @@ class Pool:
                 if conn is not None:
                     pool.putconn(conn, close=broken or bool(conn.closed))
         finally:
+            self._count_lent(-1)
             self._slots.release()
+
+    def _count_lent(self, change: int) -> None:
+        with self._lent_lock:
+            self._lent += change
+
+    def in_use(self) -> int:
+        """Connections of this process's pool lent out right now (or being opened)."""
+        return self._lent
 
     def _checkout(self, pool: psycopg2.pool.ThreadedConnectionPool) -> Any:
         """A pooled connection that is still alive, as far as can be told without a round
