@@ -9,7 +9,8 @@ Where things live (read this first):
   are counted; `http.py` the request pipeline and the success envelope; `errors.py` the
   error envelope; `adapters/` what the libraries do not offer publicly.
 - The domains, each with `routes.py` (HTTP only) and their logic beside it: `auth/`,
-  `projects/`, `stats/`, `health/`; `openapi/` documents them.
+  `projects/`, `stats/`, `health/`; `openapi/` documents them; `admin/` is the operator
+  console (HTML pages for admins, outside /api/v1).
 """
 from __future__ import annotations
 
@@ -79,12 +80,13 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    """The four domains of the contract, under /api/v1."""
-    from marketplace import auth, health, openapi, projects, stats
+    """The four domains of the contract, under /api/v1, and the operator console at /admin/."""
+    from marketplace import admin, auth, health, openapi, projects, stats
 
     for domain in (health, auth, projects, stats):
         domain.init_app(app)
     openapi.init_app(app)
+    admin.init_app(app)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -35,6 +35,8 @@ log = logging.getLogger("marketplace.request")
 
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 UNMATCHED_ROUTE = "<unmatched>"  # the route label of a request no URL rule matched
+# Blueprints whose routes take HTML form posts (the operator console's login and logout).
+FORM_BLUEPRINTS = frozenset({"admin"})
 
 
 class Request(FlaskRequest):
@@ -113,7 +115,7 @@ def begin_request() -> None:
     limit = req.max_content_length
     if limit is not None and (req.content_length or 0) > limit:
         raise RequestEntityTooLarge()
-    if req.mimetype != "application/json":
+    if req.mimetype != "application/json" and req.blueprint not in FORM_BLUEPRINTS:
         raise UnsupportedMediaType()
 
 

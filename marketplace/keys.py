@@ -68,3 +68,11 @@ ACTIVE_USERS = f"{ACTIVE}users"  # sorted set: user id -> time of last activity
 # --- stats: ------------------------------------------------------------------------------
 COUNTERS = f"{STATS}counters"  # the service's counters summed over workers and instances
 COUNTERS_TTL = 7 * 86_400  # refreshed by every flush: gone only if nobody counts for a week
+
+# The operator console's chart: a list of Redis samples, one per ALERT_CHECK_INTERVAL across
+# every process and instance (the one that sets the claim takes the sample), pushed, trimmed
+# and given its TTL in one round trip. An hour of samples at an interval of 10 s or more.
+HISTORY = f"{STATS}history"
+HISTORY_CLAIM = f"{STATS}history:claim"  # SET NX PX: this interval's sample is being taken
+HISTORY_LENGTH = 360  # samples kept at most (newest last)
+HISTORY_TTL = 3600  # refreshed by every sample: an hour without one leaves nothing to show

@@ -1,17 +1,20 @@
 """Redis figures for the operator (redis-stats, redis-check): typed values parsed from INFO,
 key counts per contract prefix, and alerts when a free-plan limit comes close.
 
-Shared by the admin route and the CLI. Crossing a threshold is logged once per process
-(when it is first seen, and again only after it cleared and was crossed anew), by whoever
-collected the figures: redis-stats, redis-check, or the service's periodic check
-(`periodic_check`, run by `marketplace/periodic.py` every ALERT_CHECK_INTERVAL seconds).
+Shared by the admin route, the operator console and the CLI. Crossing a threshold is logged
+once per process (when it is first seen, and again only after it cleared and was crossed
+anew), by whoever collected the figures: redis-stats, redis-check, or the service's periodic
+check (`periodic_check`, run by `marketplace/periodic.py` every ALERT_CHECK_INTERVAL
+seconds), which also takes the console's history samples (`keys.HISTORY`).
 """
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
+import orjson
 import redis
 from flask import current_app
 
@@ -129,18 +132,66 @@ def collect() -> dict[str, Any]:
 
 
 def check_thresholds() -> list[dict[str, Any]]:
-    """The cheap part of `collect` (one round trip, O(1) commands) for the periodic check."""
+    """The cheap part of `collect` for the periodic check (one round trip, O(1) commands),
+    which also claims this interval's history sample: the process whose claim succeeds
+    records it (one more round trip), every other process of every instance skips it."""
     client, cfg = current_app.extensions["redis"].client, current_app.config
     pipe = client.pipeline(transaction=False)
     pipe.info("memory")
     pipe.info("clients")
+    pipe.info("stats")
     pipe.dbsize()
-    memory, clients, total = pipe.execute()
+    pipe.set(keys.HISTORY_CLAIM, 1, nx=True, px=claim_ms(cfg["ALERT_CHECK_INTERVAL"]))
+    memory, clients, stats, total, claimed = pipe.execute()
     values = {"memory": _int(memory, "used_memory"),
               "connections": _int(clients, "connected_clients"), "keys": int(total)}
     alerts = find_alerts(values, thresholds(cfg))
     note_alerts(alerts)
+    if claimed:
+        record_sample(sample_of(memory, stats))
     return alerts
+
+
+def claim_ms(interval: float) -> int:
+    """How long a history claim holds: a little less than the check interval, so the next
+    check after it, by any process, takes the next sample."""
+    return max(1000, int(interval * 900))
+
+
+def sample_of(memory: dict[str, Any], stats: dict[str, Any],
+              now: float | None = None) -> dict[str, Any]:
+    """One history sample: memory in use, and the cumulative counters that rates and the hit
+    ratio between two samples are computed from."""
+    return {"t": round(time.time() if now is None else now, 1),
+            "used_memory": _int(memory, "used_memory"),
+            "commands": _int(stats, "total_commands_processed"),
+            "hits": _int(stats, "keyspace_hits"), "misses": _int(stats, "keyspace_misses"),
+            "evicted": _int(stats, "evicted_keys")}
+
+
+@degrade(False)  # a lost sample is a gap in the chart
+def record_sample(sample: dict[str, Any]) -> bool:
+    """Append `sample` to the history, trimmed to HISTORY_LENGTH, TTL renewed: one round trip."""
+    current_app.extensions["redis"].round_trip(
+        ("RPUSH", keys.HISTORY, orjson.dumps(sample)),
+        ("LTRIM", keys.HISTORY, -keys.HISTORY_LENGTH, -1),
+        ("EXPIRE", keys.HISTORY, keys.HISTORY_TTL),
+    )
+    return True
+
+
+@degrade(list)
+def read_history() -> list[dict[str, Any]]:
+    """The stored samples, oldest first; an entry that is not a sample is skipped."""
+    samples = []
+    for raw in current_app.extensions["redis"].client.lrange(keys.HISTORY, 0, -1):
+        try:
+            sample = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(sample, dict) and isinstance(sample.get("t"), int | float):
+            samples.append(sample)
+    return samples
 
 
 @degrade(None)  # Redis down: the breaker has logged the outage
