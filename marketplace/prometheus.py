@@ -15,7 +15,6 @@ service knows, or `OTHER`.
 from __future__ import annotations
 
 import hmac
-import os
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request
@@ -27,6 +26,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
     multiprocess,
+    values,
 )
 
 from marketplace.errors import Unauthorized
@@ -34,7 +34,6 @@ from marketplace.errors import Unauthorized
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # Seconds; the cached reads live in the first buckets, cache misses and writes further out.
 BUCKETS = (0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
-MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class Metrics:
@@ -42,6 +41,9 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        # How prometheus_client counts in this process, fixed when it was first imported
+        # (PROMETHEUS_MULTIPROC_DIR set then or not); the exposition reads the same way.
+        self.multiprocess = values.ValueClass is not values.MutexValue
         r = self.registry
         self.requests = Counter("marketplace_http_requests", "HTTP requests answered.",
                                 ["method", "route", "status"], registry=r)
@@ -90,7 +92,7 @@ class Metrics:
         self.db_pool_in_use.set(app.extensions["database"].in_use())
 
     def exposition(self) -> bytes:
-        if os.environ.get(MULTIPROC_DIR):
+        if self.multiprocess:
             summed = CollectorRegistry()
             multiprocess.MultiProcessCollector(summed)
             return generate_latest(summed)

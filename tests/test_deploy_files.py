@@ -45,10 +45,20 @@ def test_gunicorn_conf_reads_port_and_web_concurrency(monkeypatch):
     monkeypatch.setenv("PORT", "8123")
     monkeypatch.setenv("WEB_CONCURRENCY", "3")
     monkeypatch.setenv("APP_ENV", "production")
-    conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    before = dict(os.environ)
+    try:
+        conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+        metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]  # the instance's own
+    finally:  # what the file set for gunicorn's process stays out of this one
+        os.environ.clear()
+        os.environ.update(before)
     assert conf["bind"] == "0.0.0.0:8123"
     assert conf["workers"] == 3
     assert conf["preload_app"] is False
+    assert os.path.isdir(metrics_dir)
+    conf["on_exit"](None)
+    assert not os.path.exists(metrics_dir)
 
 
 def test_render_blueprint_wiring():
