@@ -1,9 +1,13 @@
 """schemathesis over the whole OpenAPI document, in process, with real tokens and real rows.
 
 Every operation gets positive and negative examples (bounded and derandomized so CI is fast
-and stable); every response must be a non-5xx that the document describes, and data that
-breaks the schema must be refused. Half the cases aim at a real project (and a real pending
-proposal) so the owner paths, not only 404s, are exercised.
+and stable), and every check runs, none excluded: every response must be a non-5xx that the
+document describes, data that breaks the schema must be refused, and data the schema allows
+must be accepted (`positive_data_acceptance`; the one deliberate exception, a listing search
+with no word to look up, is held to its exact answer by tests/schemathesis_checks.py). Two
+cases in three aim at a real project (and a real pending proposal) so the owner paths, not
+only 404s, are exercised. tests/test_fuzz_cli.py runs the schemathesis CLI, stateful phase
+included, against a gunicorn instance.
 """
 from __future__ import annotations
 
@@ -14,12 +18,14 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
-from schemathesis.checks import positive_data_acceptance
+from schemathesis.checks import CHECKS
+from schemathesis.config import SchemathesisConfig
 
 from marketplace.openapi.document import build_document
 from tests.helpers import NO_RATE_LIMITS
 from tests.plugins.auth import AuthActions, bearer
 from tests.plugins.projects import make_project, make_user
+from tests.schemathesis_checks import config_for_listing
 
 # Rate limits out of the way (429 is still documented, and covered in tests/test_auth_limits.py
 # and tests/test_projects.py); everything else is the testing configuration.
@@ -44,7 +50,8 @@ def users(fuzz_app) -> dict[str, dict[str, Any]]:
 # The document depends on code only (tests/test_openapi.py checks that the app serves exactly
 # this), so it loads at collection; the app under test is handed to every call. (Loading it
 # from a fixture with `schemathesis.pytest.from_fixture` fails on pytest 9: `_nodeid`.)
-schema = schemathesis.openapi.from_dict(build_document())
+schema = schemathesis.openapi.from_dict(
+    build_document(), config=SchemathesisConfig.from_dict({"operations": [config_for_listing()]}))
 schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
                                 max_examples=MAX_EXAMPLES)
 
@@ -88,5 +95,14 @@ def test_api_conforms_to_its_document(case, fuzz_app, users, db):
     if case.operation.definition.raw.get("security"):
         headers = fresh_headers(fuzz_app, case.operation.definition.raw["operationId"], users)
     case.operation.schema.app = fuzz_app  # the checks' own probes (ignored_auth) go here too
-    case.call_and_validate(headers=headers, app=fuzz_app,
-                           excluded_checks=[positive_data_acceptance])
+    case.call_and_validate(headers=headers, app=fuzz_app)
+
+
+def test_every_check_runs_on_every_operation():
+    """No check is switched off anywhere (the listing's config only widens its statuses)."""
+    names = {check.__name__ for check in CHECKS.get_all()}
+    assert {"positive_data_acceptance", "negative_data_rejection",
+            "only_unsearchable_searches_refused"} <= names
+    for operation in schema.get_all_operations():
+        config = schema.config.checks_config_for(operation=operation.ok())
+        assert all(config.get_by_name(name=name).enabled for name in names), operation

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from marketplace.openapi import models as m
-from marketplace.openapi.operations import OPERATIONS, Operation
+from marketplace.openapi.operations import LINKS, OPERATIONS, Operation
 from marketplace.openapi.refinements import refine
 
 REF = "#/components/schemas/{model}"
@@ -47,6 +47,41 @@ RATE_HEADERS = {
     "X-RateLimit-Reset": {"description": "Unix time the window resets.",
                           "schema": {"type": "integer"}},
 }
+# Headers of the answers, in components.headers under these names; two variants of
+# Cache-Control. Every answer carries the first two; private answers (they carry credentials
+# or depend on who asks) `no-store`; the response cache's public reads the last three.
+HEADER_REF = "#/components/headers/{component}"
+HEADERS = {
+    "X-Request-ID": {
+        "description": "The request's id, in every log line of the request: the client's "
+                       "own X-Request-ID when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`, a "
+                       "fresh one otherwise.",
+        "required": True, "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"}},
+    "X-Content-Type-Options": {"required": True, "schema": {"type": "string",
+                                                             "const": "nosniff"}},
+    "Cache-Control-Private": {
+        "description": "The answer carries credentials or depends on who asks: no cache "
+                       "may keep it.",
+        "required": True, "schema": {"type": "string", "const": "no-store"}},
+    "Cache-Control-Revalidate": {
+        "description": "Any cache may keep the answer but must revalidate it (If-None-Match) "
+                       "before using it.",
+        "required": True, "schema": {"type": "string", "const": "no-cache"}},
+    "ETag": {"description": "The cache entry's version: it changes with every write that "
+                            "changes the answer.",
+             "required": True, "schema": {"type": "string", "pattern": '^"[0-9]+-[0-9a-f]{8}"$'}},
+    "X-Cache": {"description": "HIT when the answer came from the shared Redis cache.",
+                "required": True, "schema": {"type": "string", "enum": ["HIT", "MISS"]}},
+}
+HEADER_NAMES = {"Cache-Control-Private": "Cache-Control",
+                "Cache-Control-Revalidate": "Cache-Control"}
+EVERY_ANSWER = ("X-Request-ID", "X-Content-Type-Options")
+PRIVATE_ANSWER = ("Cache-Control-Private",)
+CACHED_ANSWER = ("ETag", "X-Cache", "Cache-Control-Revalidate")
+IF_NONE_MATCH = {
+    "name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"},
+    "description": "ETags the client holds (or `*`): a 304 without a body when one is the "
+                   "current entry's (weak tags compare as strong ones)."}
 SECURITY_SCHEMES = {
     "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
                    "description": "An access token (HS256, ACCESS_TOKEN_TTL seconds)."},
@@ -72,24 +107,43 @@ def component_schemas() -> dict[str, Any]:
     return {name: refine(name, schema) for name, schema in schemas.items()}
 
 
+def _headers(*components: str) -> dict[str, Any]:
+    """An answer's headers: those of every answer and `components`, by reference."""
+    return {HEADER_NAMES.get(component, component): {"$ref": HEADER_REF.format(
+        component=component)} for component in (*EVERY_ANSWER, *components)}
+
+
 def _json(model: type[BaseModel] | None, description: str) -> dict[str, Any]:
-    if model is None:
-        return {"description": description, "content": {"application/json": {
-            "schema": ERROR_REF}}}
-    return {"description": description, "content": {"application/json": {
-        "schema": {"$ref": REF.format(model=model.__name__)}}}}
+    schema = ERROR_REF if model is None else {"$ref": REF.format(model=model.__name__)}
+    return {"description": description, "headers": _headers(),
+            "content": {"application/json": {"schema": schema}}}
+
+
+def _private(op: Operation) -> bool:
+    """Whether the success answer is private: it carries credentials or depends on who asks."""
+    return op.tag == "auth" or op.security is not None
 
 
 def _responses(op: Operation) -> dict[str, Any]:
     status, model = op.ok
-    responses: dict[str, Any] = {str(status): _json(model, "Success.")}
+    success = _json(model, "Success.")
+    if op.cached:
+        success["headers"] = _headers(*CACHED_ANSWER)
+    elif _private(op):
+        success["headers"] = _headers(*PRIVATE_ANSWER)
+    if op.operation_id in LINKS:
+        success["links"] = LINKS[op.operation_id]
+    responses: dict[str, Any] = {str(status): success}
+    if op.cached:
+        responses["304"] = {"description": "Not modified: the If-None-Match tag is current.",
+                            "headers": _headers(*CACHED_ANSWER)}
     errors = set(op.errors) | set(EVERY_ROUTE)
     if op.needs_db:
         errors.add(503)
     for code in sorted(errors):
         responses[str(code)] = _json(None, ERRORS[code])
         if code == 429:
-            responses["429"]["headers"] = RATE_HEADERS
+            responses["429"]["headers"].update(RATE_HEADERS)
     for code, reply in op.responses.items():
         responses[str(code)] = _json(reply, ERRORS.get(code, "See the body."))
     return dict(sorted(responses.items()))
@@ -100,7 +154,7 @@ def _operation(op: Operation) -> dict[str, Any]:
         {"name": name, "in": "path", "required": True,
          "schema": {"type": "string", "format": "uuid"}}
         for name in _PATH_PARAM.findall(op.path)
-    ] + op.query
+    ] + op.query + ([IF_NONE_MATCH] if op.cached else [])
     spec: dict[str, Any] = {"operationId": op.operation_id, "summary": op.summary,
                             "tags": [op.tag], "responses": _responses(op)}
     if parameters:
@@ -122,7 +176,9 @@ def build_document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "Marketplace API", "version": "1.0.0",
-                 "description": "The contract (API.md) as a document; see docs/api.md."},
+                 "description": "The contract of docs/api.md as a document: every operation, "
+                                "what it takes and what it answers."},
         "paths": paths,
-        "components": {"schemas": component_schemas(), "securitySchemes": SECURITY_SCHEMES},
+        "components": {"schemas": component_schemas(), "headers": HEADERS,
+                       "securitySchemes": SECURITY_SCHEMES},
     }

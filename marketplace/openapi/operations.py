@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from marketplace.auth.schemas import LoginIn, LogoutIn, PasswordChangeIn, RegisterIn
 from marketplace.openapi import models as m
+from marketplace.openapi.refinements import CONTROL_RULE, trimmed
 from marketplace.projects.query import SORTS
 from marketplace.projects.schemas import STATUSES, ProjectIn, ProjectPatch, ProposalIn
 
@@ -33,6 +34,7 @@ class Operation:
     errors: tuple[int, ...] = ()
     responses: dict[int, type[BaseModel]] = field(default_factory=dict)
     needs_db: bool = True
+    cached: bool = False  # a public read of the response cache: ETag, If-None-Match, 304
 
 
 def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -46,16 +48,67 @@ LIST_QUERY = [
     _query("per_page", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
            "Projects per page."),
     _query("status", {"type": "string", "enum": list(STATUSES)}, "Only projects in this status."),
-    _query("skill", {"type": "string", "minLength": 1, "maxLength": 50},
-           "Only projects tagged with this skill (case-insensitive). No control characters "
-           "other than newline and tab."),
-    _query("q", {"type": "string", "maxLength": 200},
-           "Full-text search in title and description; empty means no search. A search with "
-           "no word to look up (only stop words, punctuation or `-excluded` words) is a 400. "
-           "No control characters other than newline and tab."),
+    _query("skill", {"type": "string", "pattern": trimmed(1, 50)},
+           "Only projects tagged with this skill (case-insensitive). Surrounding whitespace "
+           "is trimmed; then 1 to 50 characters. " + CONTROL_RULE),
+    _query("q", {"type": "string", "pattern": trimmed(0, 200)},
+           "Full-text search in title and description (PostgreSQL `websearch_to_tsquery`, "
+           "English: stemming, quoted phrases, `-excluded` words). Surrounding whitespace is "
+           "trimmed; then at most 200 characters; empty means no search. " + CONTROL_RULE
+           + " A search with no word to look up (only stop words such as `a` or `the`, "
+           "punctuation, or `-excluded` words) is a 400 `invalid_request` with `details.q`: "
+           "it would read every row. The schema cannot say which words PostgreSQL ignores, so "
+           "this is the one schema-valid value the server refuses, on purpose."),
     _query("sort", {"type": "string", "enum": list(SORTS), "default": "newest"},
            "`newest` first, or highest `budget` first."),
 ]
+
+
+def _link(operation_id: str, description: str, body: dict[str, str] | None = None,
+          **parameters: str) -> dict[str, Any]:
+    """An OpenAPI link: where the answer's values lead (`path.<name>` = a runtime expression)."""
+    link: dict[str, Any] = {"operationId": operation_id, "description": description}
+    if parameters:
+        link["parameters"] = {f"path.{name}": value for name, value in parameters.items()}
+    if body is not None:
+        link["requestBody"] = body
+    return link
+
+
+def _project_links(project_id: str, *operations: str) -> dict[str, dict[str, Any]]:
+    """Links to the operations on the project whose id is at `project_id`."""
+    described = {
+        "getProject": "The project, as everyone sees it.",
+        "updateProject": "Change the project (its owner or an admin).",
+        "deleteProject": "Delete the project (its owner or an admin).",
+        "createProposal": "Propose for the project (an agent).",
+        "listProposals": "The project's proposals (its owner or an admin).",
+    }
+    return {name[0].upper() + name[1:]: _link(name, described[name], project_id=project_id)
+            for name in operations}
+
+
+ANSWERED_PROJECT = "$response.body#/project/id"
+PROPOSAL_PROJECT = "$response.body#/proposal/project_id"
+EVERY_PROJECT_OPERATION = ("getProject", "updateProject", "deleteProject", "createProposal",
+                           "listProposals")
+# The success answer's links of each operation (by operationId): how a client, and
+# schemathesis's stateful phase, get from a created project to everything done with it.
+LINKS: dict[str, dict[str, dict[str, Any]]] = {
+    "register": {"Login": _link(
+        "login", "Log in with the credentials just registered.",
+        body={"email": "$request.body#/email", "password": "$request.body#/password"})},
+    "createProject": _project_links(ANSWERED_PROJECT, *EVERY_PROJECT_OPERATION),
+    "updateProject": _project_links(ANSWERED_PROJECT, "getProject", "listProposals"),
+    "createProposal": {
+        "AcceptProposal": _link("acceptProposal", "Accept this proposal (the project's owner).",
+                                project_id=PROPOSAL_PROJECT,
+                                proposal_id="$response.body#/proposal/id"),
+        **_project_links(PROPOSAL_PROJECT, "getProject", "listProposals"),
+    },
+    "acceptProposal": _project_links(ANSWERED_PROJECT, "getProject", "updateProject",
+                                     "listProposals"),
+}
 
 # Statuses by cause; an operation lists the causes that apply to it.
 BODY = (400, 413, 415, 422)
@@ -97,16 +150,17 @@ OPERATIONS: tuple[Operation, ...] = (
               BEARER_OR_COOKIE, errors=AUTH),
     Operation("get", "/api/v1/projects", "listProjects",
               "Projects, filtered and paginated; descriptions as excerpts.",
-              (200, m.ProjectPage), "projects", query=LIST_QUERY, errors=(400, *LIMITED)),
+              (200, m.ProjectPage), "projects", query=LIST_QUERY, errors=(400, *LIMITED),
+              cached=True),
     Operation("post", "/api/v1/projects", "createProject", "Post a project (client or admin).",
               (201, m.ProjectOut), "projects", BEARER, body=ProjectIn,
               errors=BODY + AUTH + (403,) + LIMITED),
     Operation("get", "/api/v1/projects/featured", "featuredProjects",
               "Open projects with the highest budgets, descriptions as excerpts; takes no "
               "parameters.",
-              (200, m.ProjectArray), "projects", errors=(400, *LIMITED)),
+              (200, m.ProjectArray), "projects", errors=(400, *LIMITED), cached=True),
     Operation("get", PROJECT, "getProject", "One project.", (200, m.ProjectOut), "projects",
-              errors=(404, *LIMITED)),
+              errors=(404, *LIMITED), cached=True),
     Operation("patch", PROJECT, "updateProject", "Change a project (owner or admin).",
               (200, m.ProjectOut), "projects", BEARER, body=ProjectPatch,
               errors=BODY + AUTH + (403, 404, 409) + LIMITED),
@@ -126,7 +180,7 @@ OPERATIONS: tuple[Operation, ...] = (
               "Distinct users active in the last ACTIVE_USER_WINDOW seconds (503 without Redis).",
               (200, m.Online), "stats"),
     Operation("get", "/api/v1/stats/summary", "summary", "Counts of the marketplace.",
-              (200, m.Summary), "stats"),
+              (200, m.Summary), "stats", cached=True),
     Operation("get", "/api/v1/openapi.json", "openapi", "This document.", (200, m.Document),
               "meta", needs_db=False),
 )
