@@ -27,6 +27,8 @@ class Report:
     skipped: dict[str, str] = field(default_factory=dict)
     workers: dict[str, Measured] = field(default_factory=dict)
     worker_notes: dict[str, str] = field(default_factory=dict)
+    access_logs: dict[str, Measured] = field(default_factory=dict)
+    access_notes: dict[str, str] = field(default_factory=dict)
     profiles: list[Profile] = field(default_factory=list)
     observations: list[str] = field(default_factory=list)
 
@@ -235,17 +237,18 @@ def _per(counter: object, n: int) -> str:
     return ", ".join(shown) or "none"
 
 
-def worker_table(report: Report) -> list[str]:
-    lines = ["| worker class | req/s (median) | req/s (min-max) | p50 ms | p99 ms "
+def variant_table(first: str, measured: dict[str, Measured],
+                  notes: dict[str, str]) -> list[str]:
+    lines = [f"| {first} | req/s (median) | req/s (min-max) | p50 ms | p99 ms "
              "| worker CPU s / 10k req | errors | note |",
              "|---|---:|---:|---:|---:|---:|---:|---|"]
-    for name, m in report.workers.items():
+    for name, m in measured.items():
         low, high = m.rps_range
         lines.append(f"| {name} | {_f(m.rps)} | {_f(low)} to {_f(high)} | {_f(m.p50, 2)} "
                      f"| {_f(m.p99, 2)} | {_f(m.cpu_per_10k, 2)} | {m.errors} "
-                     f"| {report.worker_notes.get(name, '')} |")
-    for name, note in report.worker_notes.items():
-        if name not in report.workers:
+                     f"| {notes.get(name, '')} |")
+    for name, note in notes.items():
+        if name not in measured:
             lines.append(f"| {name} | - | - | - | - | - | - | {note} |")
     return lines
 
@@ -341,7 +344,15 @@ def render(report: Report) -> str:
         "",
         "Same instance settings (`WEB_CONCURRENCY=2`, production config), rounds alternating.",
         "",
-        *worker_table(report),
+        *variant_table("worker class", report.workers, report.worker_notes),
+        "",
+        "## The access line (`GET /api/v1/health`, Flask service)",
+        "",
+        "The same instance three ways, rounds alternating: the service's own access line "
+        "(production), gunicorn's access log with the request id instead "
+        "(`LOG_LEVEL=WARNING`, `--access-logfile -`), and no access line at all.",
+        "",
+        *variant_table("access line", report.access_logs, report.access_notes),
         "",
         "## Profiles",
         "",

@@ -94,6 +94,7 @@ def bench(settings: Settings, servers: list[ServerProcess]) -> Report:
     accounting(plan, report.results, redis_cmds, pg)
     count_in_process(settings, plan, report)
     compare_worker_classes(settings, ours, servers, report)
+    compare_access_logs(settings, ours, servers, report)
     report.machine["load average at end"] = environment.load()
     for name in PROFILED:
         if name in report.results:
@@ -174,43 +175,66 @@ def count_in_process(settings: Settings, plan: list[tuple[Scenario, list[Side]]]
 
 def compare_worker_classes(settings: Settings, sync: ServerProcess,
                            servers: list[ServerProcess], report: Report) -> None:
-    """sync (the production default) vs gthread (--threads 4) vs gevent, alternating rounds."""
-    scenario = scenario_by_name("list_hit")
+    """sync (the production default) vs 4 sync workers, gthread (--threads 4) and gevent."""
     if "list_hit" not in report.results:
         return
-    candidates = {"sync": sync}
     report.worker_notes["sync"] = "production default (gunicorn.conf.py)"
-    for name in ("sync-4", "gthread", "gevent"):
-        if name == "gevent" and not targets.ensure_gevent():
-            report.worker_notes[name] = "gevent could not be installed"
-            continue
-        try:
-            candidates[name] = start(targets.ours(settings, name), servers)
-        except RuntimeError as exc:
-            report.worker_notes[name] = f"did not start: {str(exc)[:120]}"
+    if not targets.ensure_gevent():
+        report.worker_notes["gevent"] = "gevent could not be installed"
+    names = [n for n in ("sync-4", "gthread", "gevent") if n not in report.worker_notes]
+    report.workers = compare_variants(settings, "list_hit", sync, names, servers,
+                                      report.worker_notes)
     report.worker_notes.setdefault("sync-4", "sync, WEB_CONCURRENCY=4 (two per CPU here)")
     report.worker_notes.setdefault("gthread", "--threads 4 (keep-alive)")
     report.worker_notes.setdefault("gevent", "worker_connections 1000 (keep-alive)")
-    side_stub = Side("ours", sync)
-    requests, headers = scenario.requests(side_stub)
-    script = write_script("workers-list_hit", requests, headers, settings.threads)
+
+
+def compare_access_logs(settings: Settings, ours: ServerProcess,
+                        servers: list[ServerProcess], report: Report) -> None:
+    """Our access line vs gunicorn's access log vs none, on the cheapest route."""
+    if "health" not in report.results:
+        return
+    report.access_notes["sync"] = "the service's line (`logs.AccessLog`), production"
+    report.access_logs = compare_variants(settings, "health", ours,
+                                          ["gunicorn-access", "no-access"], servers,
+                                          report.access_notes)
+    report.access_notes.setdefault(
+        "gunicorn-access", f"gunicorn's: `{targets.GUNICORN_ACCESS_FORMAT}`")
+    report.access_notes.setdefault("no-access", "none (`LOG_LEVEL=WARNING`)")
+
+
+def compare_variants(settings: Settings, scenario_name: str, ours: ServerProcess,
+                     names: list[str], servers: list[ServerProcess],
+                     notes: dict[str, str]) -> dict[str, Measured]:
+    """Our production instance (`sync`) against instances started as `names`, on one
+    scenario, rounds alternating (the order rotates); the variants are stopped after."""
+    scenario = scenario_by_name(scenario_name)
+    candidates = {"sync": ours}
+    for name in names:
+        try:
+            candidates[name] = start(targets.ours(settings, name), servers)
+        except RuntimeError as exc:
+            notes[name] = f"did not start: {str(exc)[:120]}"
+    requests, headers = scenario.requests(Side("ours", ours))
+    script = write_script(f"variants-{scenario_name}", requests, headers, settings.threads)
     results = {name: Measured() for name in candidates}
     for server in candidates.values():
         run_wrk(server.url, script, settings.warmup, settings.connections, settings.threads)
     for round_no in range(settings.rounds):
-        names = list(candidates)
-        shift = round_no % len(names)
-        for name in names[shift:] + names[:shift]:
+        order = list(candidates)
+        shift = round_no % len(order)
+        for name in order[shift:] + order[:shift]:
             cpu_before = candidates[name].cpu_seconds()
             result = run_wrk(candidates[name].url, script, settings.duration,
                              settings.connections, settings.threads)
             results[name].cpu_seconds += candidates[name].cpu_seconds() - cpu_before
             results[name].runs.append(result)
-            log(f"worker {name:7s} {result.rps:8.0f} req/s p99 {result.p99_ms:6.2f} ms")
-    report.workers = results
+            log(f"{scenario_name} {name:15s} {result.rps:8.0f} req/s p99 "
+                f"{result.p99_ms:6.2f} ms")
     for name, server in candidates.items():
         if name != "sync":
             server.stop()
+    return results
 
 
 if __name__ == "__main__":

@@ -60,7 +60,18 @@ def our_env(settings: Settings, worker_class: str = "sync") -> dict[str, str]:
         env.update(GUNICORN_WORKER_CLASS="gthread", GUNICORN_CMD_ARGS="--threads 4")
     elif worker_class == "gevent":
         env.update(GUNICORN_WORKER_CLASS="gevent", PYTHONPATH=f"{ROOT}:{GEVENT_SITE}")
+    elif worker_class == "gunicorn-access":  # the access line written by gunicorn instead
+        env.update(LOG_LEVEL="WARNING", GUNICORN_CMD_ARGS=(
+            f"--access-logfile - --access-logformat '{GUNICORN_ACCESS_FORMAT}'"))
+    elif worker_class == "no-access":
+        env.update(LOG_LEVEL="WARNING")
     return env
+
+
+# gunicorn's access line with the fields of ours it can know: the request id (the response
+# header), method, path (not the route template), status, milliseconds.
+GUNICORN_ACCESS_FORMAT = '%({x-request-id}o)s %(m)s %(U)s %(s)s %(M)sms'
+
 
 
 _SECRETS: dict[str, str] = {}

@@ -16,7 +16,6 @@ Errors at any step are rendered by `marketplace/errors.py`.
 """
 from __future__ import annotations
 
-import logging
 import os
 import re
 import time
@@ -30,8 +29,6 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from marketplace import logs
 from marketplace.errors import InvalidJSON, UnsupportedMediaType
-
-log = logging.getLogger("marketplace.request")
 
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 UNMATCHED_ROUTE = "<unmatched>"  # the route label of a request no URL rule matched
@@ -123,6 +120,7 @@ def register_request_hooks(app: Flask) -> None:
     """The one hook before every request and the one after it."""
     periodic = app.extensions["periodic"]
     observe = app.extensions["prometheus"].observe_request
+    access = app.extensions["access_log"].write
     security_headers = [("X-Content-Type-Options", "nosniff")]
     if app.config["HSTS"]:
         security_headers.append(
@@ -145,12 +143,8 @@ def register_request_hooks(app: Flask) -> None:
         duration = round((time.perf_counter() - req.started) * 1000, 1)
         user = req.user
         observe(req.method, route, status, duration / 1000, req.cache_result)
-        fields = {"method": req.method, "route": route, "status": status,
-                  "duration_ms": duration}
-        if user is not None:
-            fields["user_id"] = user["id"]
-        log.info("%s %s %s %d %.1fms", req.request_id, req.method, route, status, duration,
-                 extra={"request": fields})
+        access(req.request_id, req.method, route, status, duration,
+               None if user is None else user["id"])
         periodic.tick()
         logs.request_id.set(None)
         return response
