@@ -7,10 +7,13 @@ from config import development_secrets
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '5000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-# Measured on the cached GET /projects path (bench/results.md, worker-class table): gthread
-# is within the run-to-run spread of sync with a worse p99, gevent starves connections
-# (p99 over a second), four sync workers are slower than two on two CPUs; so sync. gthread
-# is used when GUNICORN_CMD_ARGS adds --threads. The Redis budget is split per process.
+# Measured on the cached GET /projects path (bench/results.md, worker-class table, two
+# workers on two CPUs): sync has the steadiest rounds and the best p99 of the two-worker
+# models; gthread (--threads 4, keep-alive) gains about 15 % at the median but collapsed in
+# one round and doubled p99; gevent is faster still but starves connections (p99 in the
+# hundreds of ms); four sync workers gain about 10 % for twice the memory and half the Redis
+# budget per worker. So sync. GUNICORN_CMD_ARGS=--threads N switches to gthread; the Redis
+# budget is split per process.
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
 timeout = 30
 graceful_timeout = 10
