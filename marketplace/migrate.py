@@ -1,6 +1,9 @@
-"""Ordered .sql migrations, each in its own transaction, recorded, and safe to run concurrently."""
+"""Ordered .sql migrations, each in its own transaction, recorded, and safe to run concurrently;
+and the advisory lock every start-time step (`release`) takes."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 
 import psycopg2
@@ -16,24 +19,31 @@ def migration_files() -> list[tuple[str, str]]:
     return [(name, (folder / name).read_text(encoding="utf-8")) for name in names]
 
 
-def upgrade(dsn: str) -> list[str]:
-    """Apply what is missing; returns the names applied (empty when up to date).
-
-    A session-level advisory lock makes a second instance wait for the first one and then
-    find nothing left to do, instead of both creating the same tables.
-    """
-    conn = psycopg2.connect(dsn, connect_timeout=10, application_name="marketplace-migrate")
+@contextmanager
+def one_at_a_time(dsn: str, lock_id: int,
+                  name: str) -> Iterator[psycopg2.extensions.connection]:
+    """A session-level advisory lock on a connection of its own (autocommit), held for the
+    block: a second instance starting at the same moment waits for the first one, then finds
+    its work done."""
+    conn = psycopg2.connect(dsn, connect_timeout=10, application_name=name)
     try:
         conn.autocommit = True
         with conn.cursor() as cur:
-            cur.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_ID,))
+            cur.execute("SELECT pg_advisory_lock(%s)", (lock_id,))
         try:
-            return _apply_missing(conn)
+            yield conn
         finally:
             with conn.cursor() as cur:
-                cur.execute("SELECT pg_advisory_unlock(%s)", (ADVISORY_LOCK_ID,))
+                cur.execute("SELECT pg_advisory_unlock(%s)", (lock_id,))
     finally:
         conn.close()
+
+
+def upgrade(dsn: str) -> list[str]:
+    """Apply what is missing; returns the names applied (empty when up to date), safe from
+    two instances at once (`one_at_a_time`)."""
+    with one_at_a_time(dsn, ADVISORY_LOCK_ID, "marketplace-migrate") as conn:
+        return _apply_missing(conn)
 
 
 def _apply_missing(conn: psycopg2.extensions.connection) -> list[str]:

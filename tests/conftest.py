@@ -6,6 +6,8 @@ flushed before every test (never any other db).
 """
 from __future__ import annotations
 
+import io
+import logging
 import os
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -94,6 +96,18 @@ def make_app(database_url: str, redis_url: str) -> Iterator[Callable[..., Flask]
 @pytest.fixture
 def app(make_app: Callable[..., Flask], db: Any, redis: redis_lib.Redis) -> Flask:
     return make_app()
+
+
+@pytest.fixture
+def log_stream(app: Flask) -> Iterator[io.StringIO]:
+    """What the service's log handler (set up by the first app) writes during one test:
+    every line, the access lines included (they are written to the handler's stream, not
+    as `logging` records, so caplog does not see them)."""
+    handler = next(h for h in logging.getLogger().handlers if getattr(h, "marketplace", False))
+    stream = io.StringIO()
+    previous = handler.setStream(stream)
+    yield stream
+    handler.setStream(previous)
 
 
 @pytest.fixture

@@ -33,6 +33,10 @@ def service_env(database_url: str, redis_url: str, **extra: str) -> dict[str, st
         "SESSION_SECRET": "process-session-secret-" + "s" * 32,
         "JWT_SECRET": "process-jwt-secret-" + "j" * 32,
         "LOG_LEVEL": "WARNING",
+        # The shared test Redis sets no maxmemory and holds other tenants' data: the
+        # response cache's memory share must not depend on them (tests of that guard run
+        # their own Redis with a maxmemory).
+        "REDIS_MEMORY_LIMIT": str(1 << 40),
         **extra,
     }
 

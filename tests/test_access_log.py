@@ -7,24 +7,11 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from tests.plugins.auth import AuthActions
 
 LIST = "/api/v1/projects"
-
-
-@pytest.fixture
-def log_stream(app: Any) -> Iterator[io.StringIO]:
-    """What the service's log handler (set up by the first app) writes during one test."""
-    handler = next(h for h in logging.getLogger().handlers if getattr(h, "marketplace", False))
-    stream = io.StringIO()
-    previous = handler.setStream(stream)
-    yield stream
-    handler.setStream(previous)
 
 
 def _lines(stream: io.StringIO) -> list[str]:

@@ -91,7 +91,9 @@ def test_the_console_shows_real_figures_and_a_redis_outage_without_a_reload(
         tmp_path: Path) -> None:
     admin = AuthActions(make_app()).register("admin", email="operator@example.com")
     with PrivateRedis(tmp_path / "redis") as redis_server:
-        env = service_env(database_url, redis_server.url, ALERT_CHECK_INTERVAL="1")
+        # Its private Redis has no maxmemory: the gauge measures against the free plan's 25 MB.
+        env = service_env(database_url, redis_server.url, ALERT_CHECK_INTERVAL="1",
+                          REDIS_MEMORY_LIMIT="25000000")
         with GunicornService(env, tmp_path, name="console") as service:
             # Anonymous: the console sends the browser to its login page.
             browser.get(service.url + "/admin/")

@@ -1,9 +1,6 @@
 """Flask commands of the auth domain: create or promote an admin, remove an account."""
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import click
 import psycopg2
 from flask import current_app
@@ -13,6 +10,7 @@ from marketplace import writes
 from marketplace.auth import users
 from marketplace.auth.schemas import RegisterIn, parse
 from marketplace.errors import ServiceUnavailable, ValidationFailed
+from marketplace.migrate import one_at_a_time
 from marketplace.projects import store as projects
 
 
@@ -60,24 +58,6 @@ ADMIN_LOCK_ID = 7_215_304_118
 DEFAULT_ADMIN_NAME = "Admin"
 
 
-@contextmanager
-def _one_bootstrap_at_a_time(dsn: str) -> Iterator[None]:
-    """A session-level advisory lock on a connection of its own: a second instance starting
-    at the same moment waits, then finds the admin already as configured."""
-    conn = psycopg2.connect(dsn, connect_timeout=10, application_name="marketplace-bootstrap")
-    try:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute("SELECT pg_advisory_lock(%s)", (ADMIN_LOCK_ID,))
-        try:
-            yield
-        finally:
-            with conn.cursor() as cur:
-                cur.execute("SELECT pg_advisory_unlock(%s)", (ADMIN_LOCK_ID,))
-    finally:
-        conn.close()
-
-
 def bootstrap_admin() -> str:
     """Make the ADMIN_* account an admin with ADMIN_PASSWORD; a line saying what was done.
 
@@ -99,7 +79,8 @@ def bootstrap_admin() -> str:
         problems = "; ".join(f"ADMIN_{field.upper()} {why}"
                              for field, why in (exc.details or {}).items())
         raise click.ClickException(f"admin bootstrap refused: {problems}") from None
-    with _one_bootstrap_at_a_time(cfg["DATABASE_URL"]):
+    # A second instance starting at the same moment waits, then finds the admin as configured.
+    with one_at_a_time(cfg["DATABASE_URL"], ADMIN_LOCK_ID, "marketplace-bootstrap"):
         user, same_password = users.check_credentials(checked.email, checked.password)
         wanted_name = checked.name if name else (user or {}).get("name", checked.name)
         if user and same_password and user["role"] == "admin" and user["name"] == wanted_name:
