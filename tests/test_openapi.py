@@ -219,6 +219,17 @@ def test_the_contracts_settings_are_every_variable_the_service_reads():
             assert f"`{value}`" in cell, (name, value, cell)
 
 
+def test_the_readmes_configuration_table_names_the_same_settings():
+    """The README's configuration table (an operator's first stop) has every setting of the
+    contract's table and no other."""
+    readme = (CONTRACT.parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    in_readme = {name for line in section.splitlines() if line.startswith("| `")
+                 for name in ticked(line.split("|")[1])}
+    in_contract = {name for names, _, _ in contract_table("settings") for name in ticked(names)}
+    assert in_readme == in_contract
+
+
 def _command_name(usage: str) -> str:
     """`create-admin EMAIL --name NAME` -> `create-admin`; `db upgrade` stays as it is."""
     words = []
