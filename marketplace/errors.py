@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 import orjson
-from flask import Flask, Response
+from flask import Flask, Response, current_app, request
 from flask_limiter.errors import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 
@@ -133,8 +133,6 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception) -> Response:
-        from flask import request
-
         log.exception("unhandled error (request id %s)", getattr(request, "request_id", "-"))
         return error_response(500, "internal_error", "Internal server error.")
 
@@ -145,9 +143,7 @@ def rate_limited_response(exc: RateLimitExceeded) -> Response:
     `exc.window` (set by `marketplace.rate_limits`) says when the breached window resets and
     what is left of it; a client needs those only when it is refused.
     """
-    from flask import current_app
-
-    from marketplace import metrics
+    from marketplace import metrics  # it imports the Redis layer, which imports this module
 
     metrics.incr("rate_limited")
     current_app.extensions["prometheus"].rate_limited.labels(str(exc.limit.scope)).inc()

@@ -43,10 +43,6 @@ from marketplace.errors import ServiceUnavailable
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# A transport failure: Redis could not be reached, or did not answer in time. The breaker
-# counts these; a retry on a fresh connection may help.
-TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError,
-                                                     OSError)
 # Any failure of a Redis call (a transport failure, or an error reply such as OOM): what the
 # policies below turn into "degraded" or "503".
 REDIS_ERRORS: tuple[type[BaseException], ...] = (RedisError, OSError)
@@ -67,16 +63,11 @@ class CircuitBreaker:
         self.errors = 0  # failed connects and timeouts seen by this process
         self.outages = 0  # outages this process has seen start
         self.down_since: float | None = None  # wall-clock start of the current outage
-        self._on_recovery: list[Callable[[], None]] = []
         self._on_outage: list[Callable[[], None]] = []
 
     @property
     def is_open(self) -> bool:
         return self._down_since is not None
-
-    def on_recovery(self, callback: Callable[[], None]) -> None:
-        """Run `callback` whenever Redis answers again after an outage."""
-        self._on_recovery.append(callback)
 
     def on_outage(self, callback: Callable[[], None]) -> None:
         """Run `callback` whenever an outage starts (as this process sees it)."""
@@ -115,7 +106,6 @@ class CircuitBreaker:
             self._down_since = None
             self.down_since = None
         log.warning("redis available again after %.1f s", outage)
-        _run_hooks(self._on_recovery)
 
 
 def _run_hooks(callbacks: list[Callable[[], None]]) -> None:

@@ -12,6 +12,8 @@ from flask import Flask
 from flask_limiter import Limiter
 from limits.strategies import RateLimiter
 
+from marketplace.adapters import gone
+
 PRIVATE = ("Limiter._fallback_limiter",)
 _HOOKS = ("before_request_funcs", "after_request_funcs", "teardown_request_funcs")
 
@@ -50,6 +52,5 @@ def check(limiter: Limiter) -> None:
     """Fail with the attribute's name if an upgrade removed what this adapter reads."""
     found: Any = getattr(limiter, "_fallback_limiter", None)
     if not isinstance(found, RateLimiter):
-        raise RuntimeError(
-        "flask_limiter.Limiter._fallback_limiter (the in-memory fallback strategy) is gone "
-        "or changed; marketplace/adapters/flask_limiter.py needs a new way to reach it")
+        raise gone("flask_limiter.Limiter._fallback_limiter (the in-memory fallback strategy)",
+                   "flask_limiter", "a new way to reach it")

@@ -14,6 +14,8 @@ from typing import Any
 
 from flask_session.redis import RedisSessionInterface
 
+from marketplace.adapters import gone
+
 PRIVATE = ("RedisSessionInterface._retrieve_session_data",
            "RedisSessionInterface._upsert_session", "RedisSessionInterface._delete_session",
            "ServerSideSessionInterface._generate_sid")
@@ -51,6 +53,5 @@ def check() -> None:
     for name in PRIVATE:
         attribute = name.rpartition(".")[2]
         if not callable(getattr(RedisSessionInterface, attribute, None)):
-            raise RuntimeError(
-            f"flask_session {name} is gone; marketplace/adapters/flask_session.py needs the "
-            "new way to read, write and delete a stored session")
+            raise gone(f"flask_session {name}", "flask_session",
+                       "the new way to read, write and delete a stored session")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from limits.storage import RedisStorage
 
+from marketplace.adapters import gone
+
 PRIVATE = ("RedisStorage.lua_incr_expire",)
 
 
@@ -20,6 +22,5 @@ def check(storage: RedisStorage) -> None:
     """Fail with the attribute's name if an upgrade removed what this adapter reads."""
     script = getattr(storage, "lua_incr_expire", None)
     if script is None or not isinstance(getattr(script, "sha", None), str):
-        raise RuntimeError(
-        "limits.storage.RedisStorage.lua_incr_expire (the INCRBY+EXPIRE script) is gone or "
-        "changed; marketplace/adapters/limits.py needs a new way to count in one round trip")
+        raise gone("limits.storage.RedisStorage.lua_incr_expire (the INCRBY+EXPIRE script)",
+                   "limits", "a new way to count in one round trip")

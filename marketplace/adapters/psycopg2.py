@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import psycopg2.pool
 
+from marketplace.adapters import gone
+
 PRIVATE = ("AbstractConnectionPool._lock", "AbstractConnectionPool._pool")
 
 
@@ -20,11 +22,9 @@ def discard_idle(pool: psycopg2.pool.ThreadedConnectionPool) -> None:
 
 def check(pool: psycopg2.pool.ThreadedConnectionPool) -> None:
     """Fail with the attribute's name if an upgrade removed what this adapter reads."""
+    needs = "a new way to drop idle connections"
     if not hasattr(getattr(pool, "_lock", None), "acquire"):
-        raise RuntimeError(
-        "psycopg2.pool.ThreadedConnectionPool._lock is gone; "
-        "marketplace/adapters/psycopg2.py needs a new way to drop idle connections")
+        raise gone("psycopg2.pool.AbstractConnectionPool._lock", "psycopg2", needs)
     if not isinstance(getattr(pool, "_pool", None), list):
-        raise RuntimeError(
-        "psycopg2.pool.AbstractConnectionPool._pool (the idle list) is gone or changed; "
-        "marketplace/adapters/psycopg2.py needs a new way to drop idle connections")
+        raise gone("psycopg2.pool.AbstractConnectionPool._pool (the idle list)", "psycopg2",
+                   needs)

@@ -15,6 +15,8 @@ from typing import Any
 from redis.connection import BlockingConnectionPool, Connection
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from marketplace.adapters import gone
+
 PRIVATE = ("BlockingConnectionPool.pool", "ConnectionPool.pid", "ConnectionPool._checkpid")
 
 
@@ -47,14 +49,9 @@ def check(pool: BlockingConnectionPool) -> None:
     """Fail with the attribute's name if an upgrade removed what this adapter uses."""
     queue = getattr(pool, "pool", None)
     if not (hasattr(queue, "get") and hasattr(queue, "put_nowait")):
-        raise RuntimeError(
-            "redis.BlockingConnectionPool.pool (its queue of connections) is gone or changed; "
-            "marketplace/adapters/redis.py needs a new lean checkout")
+        raise gone("redis.BlockingConnectionPool.pool (its queue of connections)", "redis",
+                   "a new lean checkout")
     if not isinstance(getattr(pool, "pid", None), int):
-        raise RuntimeError(
-            "redis.ConnectionPool.pid is gone; marketplace/adapters/redis.py needs a new fork "
-            "check")
+        raise gone("redis.ConnectionPool.pid", "redis", "a new fork check")
     if not callable(getattr(pool, "_checkpid", None)):
-        raise RuntimeError(
-            "redis.ConnectionPool._checkpid is gone; marketplace/adapters/redis.py needs a new "
-            "fork reset")
+        raise gone("redis.ConnectionPool._checkpid", "redis", "a new fork reset")

@@ -5,11 +5,13 @@ Two credentials open it, both created by the console's login:
 - the admin's server-side session, the same one `POST /api/v1/auth/login` creates, read by
   `auth.guards.authenticate` as on any safe API read;
 - the console pass, a cookie beside it: the account's id, its token version, a random id and
-  an expiry, signed with SECRET_KEY under a salt of its own, checked against what PostgreSQL
-  knows (the account, its token version, `revoked_tokens`). Sessions live in Redis; the pass
-  keeps the console open while Redis is down or after a restart emptied it, which is when
-  the console is needed most. Logging out revokes it (a `revoked_tokens` row, as a token's
-  jti); a password or role change ends it with the account's other tokens.
+  an expiry, signed with SECRET_KEY under a salt of its own, and checked as a bearer token
+  is (`auth.guards.account_of`: not revoked, the account there with the same token version;
+  from Redis's caches, or PostgreSQL when they cannot be trusted or Redis is down). Sessions
+  live in Redis; the pass keeps the console open while Redis is down or after a restart
+  emptied it, which is when the console is needed most. Logging out revokes it (a
+  `revoked_tokens` row, as a token's jti); a password or role change ends it with the
+  account's other tokens.
 
 Form posts (login, logout) must prove they come from the console's own pages: a random token
 in a SameSite=Strict, HttpOnly cookie (`__Host-` when cookies are Secure, so no other host
@@ -28,9 +30,9 @@ from urllib.parse import urlsplit
 from flask import Response, current_app, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from marketplace.auth import revocation, user_cache
-from marketplace.auth.guards import authenticate
-from marketplace.errors import Unauthorized
+from marketplace.auth import revocation
+from marketplace.auth.guards import account_of, authenticate
+from marketplace.errors import TokenRevoked, Unauthorized
 
 CSRF_FIELD = "csrf_token"
 PASS_COOKIE = "admin-pass"  # noqa: S105 (a cookie name, not a password)
@@ -115,10 +117,12 @@ def _pass_claims() -> dict[str, Any] | None:
 def _pass_holder() -> tuple[dict[str, Any], dict[str, Any]] | None:
     """(account, claims) of a pass that is still good: not revoked, the account unchanged."""
     claims = _pass_claims()
-    if claims is None or revocation.is_revoked(claims["id"], claims["exp"]):
+    if claims is None:
         return None
-    user = user_cache.get_user(claims["sub"])
-    if user is None or user["token_version"] != claims["tv"]:
+    try:  # the checks a bearer token gets, in its one round trip: the pass id is its jti
+        user = account_of({"sub": claims["sub"], "jti": claims["id"], "exp": claims["exp"],
+                           "tv": claims["tv"]})
+    except (Unauthorized, TokenRevoked):
         return None
     return user, claims
 

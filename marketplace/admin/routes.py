@@ -23,9 +23,8 @@ from flask_limiter import RateLimitExceeded
 
 from marketplace import rate_limits
 from marketplace.admin import access, assets, figures
-from marketplace.auth import users
-from marketplace.auth.routes import start_session
 from marketplace.auth.schemas import LoginIn, parse
+from marketplace.auth.signin import checked_login, start_session
 from marketplace.errors import (
     APIError,
     Forbidden,
@@ -36,8 +35,7 @@ from marketplace.errors import (
     rate_limited_response,
 )
 from marketplace.http import ok
-from marketplace.rate_limits import AUTH, LOGIN_FAILURES, account_key
-from marketplace.stats import presence
+from marketplace.rate_limits import AUTH
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
 
@@ -125,16 +123,12 @@ def login_submit() -> Any:
     except ValidationFailed:
         return _login_page(422, error="Enter your e-mail address and password.", email=email)
     try:
-        with rate_limits.counting_failures(LOGIN_FAILURES, account_key(data.email)):
-            user = users.authenticate(data.email, data.password)
-            if user is None:
-                raise InvalidCredentials()
+        user = checked_login(data.email, data.password)
     except InvalidCredentials as exc:
         return _login_page(401, error=exc.message, email=email)
     if user["role"] != "admin":
         return _login_page(403, error="This account is not an administrator.", email=email)
     start_session(user)
-    presence.mark_active(user["id"], force=True)
     response = redirect(url_for("admin.console"), 303)
     access.give_pass(response, user)
     access.set_form_token(response, access.new_form_token())  # a new one for the new login

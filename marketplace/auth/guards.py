@@ -37,7 +37,12 @@ def account_of(claims: dict[str, Any]) -> dict[str, Any]:
     bucket, cached = replies if replies is not None else (None, None)
     if revocation.answer(bucket, jti, exp):
         raise TokenRevoked()
-    user = user_cache.resolve(user_id, cached)
+    return still_speaks_for(claims, user_cache.resolve(user_id, cached))
+
+
+def still_speaks_for(claims: dict[str, Any], user: dict[str, Any] | None) -> dict[str, Any]:
+    """`user` if a token with `claims` may still act for it: the account exists and has not
+    changed since the token was issued (401 otherwise)."""
     if user is None:
         raise Unauthorized()
     if claims.get("tv", 0) != user["token_version"]:

@@ -7,15 +7,21 @@ account, whatever the address.
 """
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from flask import Blueprint, current_app, request, session
+from flask import Blueprint, request, session
 
 from marketplace import rate_limits
 from marketplace.auth import revocation, tokens, users
-from marketplace.auth.guards import account_of, authenticate, bearer_claims, require_user
+from marketplace.auth.guards import (
+    account_of,
+    authenticate,
+    bearer_claims,
+    require_user,
+    still_speaks_for,
+)
 from marketplace.auth.schemas import LoginIn, LogoutIn, PasswordChangeIn, RegisterIn, parse
+from marketplace.auth.signin import checked_login, start_session
 from marketplace.errors import InvalidCredentials, TokenRevoked, Unauthorized
 from marketplace.http import has_body, json_body, ok
 from marketplace.rate_limits import AUTH, LOGIN_FAILURES, account_key
@@ -42,23 +48,9 @@ def register() -> Any:
 @rate_limits.limited(AUTH)
 def login() -> Any:
     data = parse(LoginIn, json_body())
-    with rate_limits.counting_failures(LOGIN_FAILURES, account_key(data.email)):
-        user = users.authenticate(data.email, data.password)
-        if user is None:
-            raise InvalidCredentials()
+    user = checked_login(data.email, data.password)
     start_session(user)
-    presence.mark_active(user["id"], force=True)
     return ok(user=users.public(user), **tokens.issue_tokens(user))
-
-
-def start_session(user: dict[str, Any]) -> None:
-    """A fresh session id at every login: whatever session the request carried is destroyed."""
-    if session:  # an unknown cookie id was already replaced by a fresh one when opened
-        current_app.session_interface.regenerate(session)
-        session.clear()
-    session["user_id"] = user["id"]
-    session["login_at"] = int(time.time())
-    session["token_version"] = user["token_version"]
 
 
 @bp.post("/refresh")
@@ -68,11 +60,7 @@ def refresh() -> Any:
     claims = bearer_claims("refresh")
     if revocation.is_revoked(claims["jti"], int(claims["exp"])):
         raise TokenRevoked()
-    user = users.find_user(claims["sub"])
-    if user is None:
-        raise Unauthorized()
-    if claims.get("tv", 0) != user["token_version"]:
-        raise TokenRevoked("Token is no longer valid: the account has changed.")
+    user = still_speaks_for(claims, users.find_user(claims["sub"]))
     presence.mark_active(user["id"])
     return ok(access_token=tokens.issue_access_token(user))
 

@@ -30,11 +30,9 @@ def _claims(user: dict[str, Any]) -> dict[str, Any]:
 
 def issue_tokens(user: dict[str, Any]) -> dict[str, str]:
     """An access and a refresh token for `user` (identity = id; claims role and tv)."""
-    return {
-        "access_token": create_access_token(identity=user["id"], additional_claims=_claims(user)),
-        "refresh_token": create_refresh_token(identity=user["id"],
-                                              additional_claims=_claims(user)),
-    }
+    return {"access_token": issue_access_token(user),
+            "refresh_token": create_refresh_token(identity=user["id"],
+                                                  additional_claims=_claims(user))}
 
 
 def issue_access_token(user: dict[str, Any]) -> str:

@@ -76,22 +76,20 @@ def create_user(email: str, password: str, name: str, role: str) -> dict[str, An
 
 def authenticate(email: str, password: str) -> dict[str, Any] | None:
     """The user when the password matches; as slow for an unknown e-mail as for a known one."""
-    with db.transaction(readonly=True) as cur:
-        cur.execute(f"SELECT {RECORD_COLUMNS}, password_hash FROM users WHERE email = %s",
-                    (normalise_email(email),))
-        row = cur.fetchone()
-    return _checked(row, password)
+    return _checked(_with_hash("email", normalise_email(email)), password)
 
 
 def verify_password(user_id: str, password: str) -> dict[str, Any] | None:
     """The user when `password` is theirs (same timing for a user that no longer exists)."""
-    row = None
-    if _is_uuid(user_id):
-        with db.transaction(readonly=True) as cur:
-            cur.execute(f"SELECT {RECORD_COLUMNS}, password_hash FROM users WHERE id = %s",
-                        (user_id,))
-            row = cur.fetchone()
-    return _checked(row, password)
+    return _checked(_with_hash("id", user_id) if _is_uuid(user_id) else None, password)
+
+
+def _with_hash(column: str, value: str) -> dict[str, Any] | None:
+    """The row (record columns and the hash) whose `column` ("email" or "id") is `value`."""
+    with db.transaction(readonly=True) as cur:
+        cur.execute(f"SELECT {RECORD_COLUMNS}, password_hash FROM users WHERE {column} = %s",
+                    (value,))
+        return cur.fetchone()
 
 
 def _checked(row: dict[str, Any] | None, password: str) -> dict[str, Any] | None:
@@ -106,10 +104,7 @@ def _checked(row: dict[str, Any] | None, password: str) -> dict[str, Any] | None
 def check_credentials(email: str, password: str) -> tuple[dict[str, Any] | None, bool]:
     """(the user with this e-mail or None, whether `password` is theirs): `authenticate`
     for a caller that must tell "no such account" from "another password"."""
-    with db.transaction(readonly=True) as cur:
-        cur.execute(f"SELECT {RECORD_COLUMNS}, password_hash FROM users WHERE email = %s",
-                    (normalise_email(email),))
-        row = cur.fetchone()
+    row = _with_hash("email", normalise_email(email))
     if row is None:
         return None, False
     return record(row), check_password_hash(row["password_hash"], password)

@@ -9,9 +9,11 @@ from marketplace.health.routes import bp
 from marketplace.http import ok
 from marketplace.redis import require
 
+_collect = require("Redis is unavailable.")(monitoring.collect)
+
 
 @bp.get("/redis-stats")
 @require_user("admin")
 def redis_stats() -> Response:
     """Parsed INFO figures, key counts and alerts; 503 while Redis does not answer."""
-    return ok(**require("Redis is unavailable.")(monitoring.collect)())
+    return ok(**_collect())
