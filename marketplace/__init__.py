@@ -33,6 +33,7 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     register_error_handlers(app)
     register_commands(app)
+    register_front(app)
     return app
 
 
@@ -57,9 +58,6 @@ def register_extensions(app: Flask) -> None:
     from marketplace.sessions import install_session_interface
 
     cfg = app.config
-    if cfg["TRUSTED_PROXY_COUNT"] > 0:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=cfg["TRUSTED_PROXY_COUNT"])  # type: ignore[method-assign]
-
     shared = redis_store.init_app(app)
     db.init_app(app)
     generations.init_app(app)
@@ -99,6 +97,17 @@ def register_commands(app: Flask) -> None:
     from marketplace.cli import register_commands as register
 
     register(app)
+
+
+def register_front(app: Flask) -> None:
+    """The WSGI stages around Flask, outermost first: ProxyFix (when behind proxies), then the
+    front that answers known cached reads (`front.py`), then Flask."""
+    from marketplace import front
+
+    front.install(app)
+    proxies = app.config["TRUSTED_PROXY_COUNT"]
+    if proxies > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies)  # type: ignore[method-assign]
 
 
 def close_app(app: Flask) -> None:

@@ -31,6 +31,7 @@ from marketplace import logs
 from marketplace.errors import InvalidJSON, UnsupportedMediaType
 
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+BEGUN = "marketplace.begun"  # environ: (request id, start) of a request the front began
 UNMATCHED_ROUTE = "<unmatched>"  # the route label of a request no URL rule matched
 # Blueprints whose routes take HTML form posts (the operator console's login and logout).
 FORM_BLUEPRINTS = frozenset({"admin"})
@@ -99,13 +100,28 @@ def json_body() -> dict[str, Any]:
     return data
 
 
+def request_id_of(environ: dict[str, Any]) -> str:
+    """The client's `X-Request-ID` when it is safe to echo and log, else a new random id."""
+    incoming = environ.get("HTTP_X_REQUEST_ID")
+    return (incoming if incoming and _SAFE_REQUEST_ID.fullmatch(incoming)
+            else os.urandom(16).hex())
+
+
+def security_headers(cfg: Any) -> list[tuple[str, str]]:
+    """The headers every response carries, whichever stage answers it."""
+    headers = [("X-Content-Type-Options", "nosniff")]
+    if cfg["HSTS"]:
+        headers.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
+    return headers
+
+
 def begin_request() -> None:
     """Request id and start time; 413/415 for a body no route could accept."""
     req = request._get_current_object()  # one proxy lookup for the whole hook
-    req.started = time.perf_counter()
-    incoming = req.environ.get("HTTP_X_REQUEST_ID")
-    req.request_id = (incoming if incoming and _SAFE_REQUEST_ID.fullmatch(incoming)
-                      else os.urandom(16).hex())
+    environ = req.environ
+    # A request the front began (it counted and read, then handed over) keeps its id and start.
+    begun = environ.get(BEGUN)
+    req.request_id, req.started = begun or (request_id_of(environ), time.perf_counter())
     logs.request_id.set(req.request_id)
     if req.routing_exception is not None or not has_body(req.environ):
         return  # 404/405 win over anything about the body
@@ -121,10 +137,7 @@ def register_request_hooks(app: Flask) -> None:
     periodic = app.extensions["periodic"]
     observe = app.extensions["prometheus"].observe_request
     access = app.extensions["access_log"].write
-    security_headers = [("X-Content-Type-Options", "nosniff")]
-    if app.config["HSTS"]:
-        security_headers.append(
-            ("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
+    always = security_headers(app.config)
 
     def finish_request(response: Response) -> Response:
         req = request._get_current_object()
@@ -134,7 +147,7 @@ def register_request_hooks(app: Flask) -> None:
         ):
             response.status_code = 204  # Flask's automatic OPTIONS: an Allow header, no body
         headers["X-Request-ID"] = req.request_id
-        headers.extend(security_headers)
+        headers.extend(always)
         if req.private:
             headers["Cache-Control"] = "no-store"
         rule = req.url_rule

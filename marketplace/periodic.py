@@ -53,6 +53,12 @@ class Periodic:
             self.jobs[name].due = -math.inf
             self._next_due = -math.inf
 
+    @property
+    def due(self) -> bool:
+        """Whether a job is due: the next response should run `tick` (the front leaves such a
+        request to Flask, whose app context the jobs run in)."""
+        return time.monotonic() >= self._next_due
+
     def tick(self) -> None:
         now = time.monotonic()
         if now < self._next_due:

@@ -41,6 +41,8 @@ from marketplace.redis import REDIS_ERRORS, degrade
 if TYPE_CHECKING:
     from flask_limiter._limits import RuntimeLimit
 
+    from marketplace.redis import RedisHandle
+
 T = TypeVar("T")
 
 
@@ -68,7 +70,7 @@ def account_key(email: str) -> str:
 
 
 @dataclass
-class _AppLimits:
+class AppLimits:
     """What one app counts with: the resolved limits and Flask-Limiter's strategies."""
 
     storage: Any
@@ -88,7 +90,7 @@ def init_app(app: Flask) -> None:
     from marketplace.extensions import limiter
 
     limiter_adapter.init_without_request_hooks(limiter, app)
-    state = _AppLimits(storage=limiter.storage, main=limiter.limiter,
+    state = AppLimits(storage=limiter.storage, main=limiter.limiter,
                        fallback=limiter_adapter.fallback_strategy(limiter),
                        script_sha=limits_adapter.incr_script_sha(limiter.storage))
     for limit in LIMITS:
@@ -98,7 +100,7 @@ def init_app(app: Flask) -> None:
     app.extensions["rate_limits"] = state
 
 
-def _state() -> _AppLimits:
+def _state() -> AppLimits:
     return current_app.extensions["rate_limits"]
 
 
@@ -118,7 +120,7 @@ def _window(strategy: RateLimiter, item: RuntimeLimit,
     return stats.reset_time, stats.remaining
 
 
-def _hit(state: _AppLimits, items: list[RuntimeLimit], identifiers: tuple[str, str],
+def _hit(state: AppLimits, items: list[RuntimeLimit], identifiers: tuple[str, str],
          cost: int = 1) -> RateLimiter:
     """Count against every item; the strategy that counted (Redis, or the fallback)."""
     strategy = state.main
@@ -168,16 +170,23 @@ def counted_if_refused(limit: ServiceLimit) -> Iterator[None]:
 def hit_and_read(limit: ServiceLimit, read_keys: list[str]) -> list[Any] | None:
     """Count one request and MGET `read_keys` in the same round trip: the values, or None
     when they could not be read with the count (the caller reads them itself)."""
-    state = _state()
+    return count_and_read(_state(), current_app.extensions["redis"], limit, limit.key(),
+                          read_keys)
+
+
+def count_and_read(state: AppLimits, handle: RedisHandle, limit: ServiceLimit, client: str,
+                   read_keys: list[str]) -> list[Any] | None:
+    """`hit_and_read` for a caller that holds the app's parts itself (`front.py`): count
+    `client` against `limit` and MGET `read_keys` in one round trip; 429 when over."""
     items = state.resolved[limit.scope]
-    identifiers = (limit.key(), limit.scope)
+    identifiers = (client, limit.scope)
     counters = state.counter_keys.get(identifiers)
     if counters is None:
         counters = _counter_keys(state, items, identifiers)
     commands: list[tuple[Any, ...]] = [
         ("EVALSHA", state.script_sha, 1, key, expiry, 1) for key, expiry, _ in counters]
     commands.append(("MGET", *read_keys))
-    replies = _send(commands)
+    replies = _send(handle, commands)
     if replies is None:
         _hit(state, items, identifiers)  # Redis is down: the fallback counts; 429 when over
         return None
@@ -191,7 +200,7 @@ def hit_and_read(limit: ServiceLimit, read_keys: list[str]) -> list[Any] | None:
     return values if isinstance(values, list) else None
 
 
-def _counter_keys(state: _AppLimits, items: list[RuntimeLimit],
+def _counter_keys(state: AppLimits, items: list[RuntimeLimit],
                   identifiers: tuple[str, str]) -> list[tuple[str, int, int]]:
     """The keys `limits` would count `identifiers` under, with each window and amount."""
     if len(state.counter_keys) >= COUNTER_KEYS:
@@ -230,8 +239,8 @@ def _give_back(strategy: RateLimiter, items: list[RuntimeLimit],
 
 
 @degrade(None)
-def _send(commands: list[tuple[Any, ...]]) -> list[Any] | None:
-    return current_app.extensions["redis"].round_trip(*commands)
+def _send(handle: RedisHandle, commands: list[tuple[Any, ...]]) -> list[Any] | None:
+    return handle.round_trip(*commands)
 
 
 def storage_options(redis_pool: Any) -> dict[str, Any]:

@@ -30,15 +30,17 @@ import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Response, current_app, request
 
 from marketplace import keys, metrics
 from marketplace.extensions import generations, redis_store
+from marketplace.generations import GenerationTracker
 from marketplace.http import success_body
 from marketplace.rate_limits import ServiceLimit, hit_and_read
-from marketplace.redis import Script, degrade
+from marketplace.redis import RedisHandle, Script, degrade
 
 LOCAL_WAIT_SECONDS = 2.0  # waiting for this process's own computation of the key
 REMOTE_WAIT_SECONDS = 1.0  # polling for another process's computation, then compute anyway
@@ -79,6 +81,20 @@ end
 if KEYS[2] and redis.call('GET', KEYS[2]) == ARGV[5] then redis.call('DEL', KEYS[2]) end
 return stored
 """)
+
+
+READ_FIRST = "marketplace.read_first"  # environ: a ReadFirst, for the route's `serve`
+
+
+@dataclass(frozen=True)
+class ReadFirst:
+    """The round trip `front.py` made for a request before handing it to its route: the
+    values it read (None when Redis failed; the limit's fallback counted), or the limit's
+    refusal. `serve` uses it instead of counting and reading again."""
+
+    name: str
+    values: list[Any] | None
+    refused: Exception | None = None
 
 
 class _KeyLocks:
@@ -136,22 +152,24 @@ class ResponseCache:
         entry = keys.cache_key(name)
         return [entry] if item_id is not None else [entry, self.marker_key]
 
-    @degrade(None)
     def _read(self, name: str, item_id: str | None) -> list[Any] | None:
         """The entry (and marker) in a round trip of their own; None while Redis is down."""
-        [values] = redis_store.handle.round_trip(("MGET", *self.read_keys(name, item_id)))
-        return values
+        return read(redis_store.handle, self.read_keys(name, item_id))
 
-    def _fresh(self, values: list[Any], item_id: str | None) -> tuple[int, bytes] | None:
-        """(generation, body) of the entry read, if no write newer than it is known."""
+    def fresh(self, values: list[Any], item_id: str | None,
+              known: GenerationTracker) -> tuple[int, bytes] | None:
+        """(generation, body) of the entry read, if no write newer than it is `known`."""
         if item_id is None:
             raw, marker = values
-            floor = max(int(marker or 0), generations.required(self.generation))
+            floor = max(int(marker or 0), known.required(self.generation))
         else:
             [raw] = values
-            floor = generations.required(self.generation, item_id)
+            floor = known.required(self.generation, item_id)
         entry = _split(raw)
         return entry if entry is not None and entry[0] >= floor else None
+
+    def _fresh(self, values: list[Any], item_id: str | None) -> tuple[int, bytes] | None:
+        return self.fresh(values, item_id, generations.tracker)
 
     def serve(self, name: str, build: Build, *, limit: ServiceLimit | None = None,
               item_id: str | None = None, timeout: int | None = None) -> Response:
@@ -161,7 +179,14 @@ class ResponseCache:
         entry belongs to the namespace's lists and any write makes it stale. Only what
         `build` returns is stored: an exception (404, 400, 503) leaves nothing behind.
         """
-        values = hit_and_read(limit, self.read_keys(name, item_id)) if limit else None
+        read_first = request.environ.pop(READ_FIRST, None)
+        if read_first is not None and read_first.name == name:  # the front's round trip
+            if read_first.refused is not None:
+                raise read_first.refused
+            values = read_first.values
+        else:
+            current_app.extensions["front"].learn(request, self, name, item_id, limit)
+            values = hit_and_read(limit, self.read_keys(name, item_id)) if limit else None
         if values is None:
             values = self._read(name, item_id)
             if values is None:  # Redis is down: the database answers, nothing is stored
@@ -256,21 +281,34 @@ class ResponseCache:
 
 _X_CACHE = {"hit": "HIT", "miss": "MISS", "not_stored": "MISS"}
 # A response the cache could not keep is a miss too, and counted apart as well.
-_COUNTERS = {"hit": ("cache_hits",), "miss": ("cache_misses",),
-             "not_stored": ("cache_misses", "cache_not_stored")}
+COUNTERS = {"hit": ("cache_hits",), "miss": ("cache_misses",),
+            "not_stored": ("cache_misses", "cache_not_stored")}
+
+
+@degrade(None)
+def read(handle: RedisHandle, read_keys: list[str]) -> list[Any] | None:
+    """MGET `read_keys` in a round trip of their own; None while Redis is down."""
+    [values] = handle.round_trip(("MGET", *read_keys))
+    return values
+
+
+def validator(name: str, generation: int, result: str,
+              if_none_match: str | None) -> tuple[bool, tuple[tuple[str, str], ...]]:
+    """Whether the client already holds this entry (a 304), and the cache's headers."""
+    tag = etag(generation, name)
+    held = bool(if_none_match) and _matches(if_none_match, tag)  # type: ignore[arg-type]
+    return held, (("X-Cache", _X_CACHE[result]), ("ETag", tag), ("Cache-Control", "no-cache"))
 
 
 def _respond(name: str, generation: int, body: bytes, result: str) -> Response:
     """200 with the body, or 304 when the client already holds this entry."""
     req = request._get_current_object()
     req.cache_result = result
-    metrics.incr_all(_COUNTERS[result])
-    tag = etag(generation, name)
-    header = req.environ.get("HTTP_IF_NONE_MATCH")
-    if header and _matches(header, tag):
+    metrics.incr_all(COUNTERS[result])
+    held, headers = validator(name, generation, result, req.environ.get("HTTP_IF_NONE_MATCH"))
+    if held:
         response = Response(status=304)
     else:
         response = Response(body, status=200, mimetype="application/json")
-    response.headers.extend((("X-Cache", _X_CACHE[result]), ("ETag", tag),
-                             ("Cache-Control", "no-cache")))
+    response.headers.extend(headers)
     return response
