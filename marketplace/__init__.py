@@ -6,7 +6,8 @@ Where things live (read this first):
 - `extensions.py` holds the extension instances; `redis.py` the one Redis pool, its budget
   and its failure policy; `db.py` the PostgreSQL pool and transactions; `keys.py` every
   Redis key; `generations.py` how writes make caches stale; `rate_limits.py` how limits
-  are counted; `http.py` the request pipeline and the success envelope; `errors.py` the
+  are counted; `front.py` the first stage of every request (known cached reads answered
+  before Flask); `http.py` the Flask request pipeline and the success envelope; `errors.py` the
   error envelope; `adapters/` what the libraries do not offer publicly.
 - The domains, each with `routes.py` (HTTP only) and their logic beside it: `auth/`,
   `projects/`, `stats/`, `health/`; `openapi/` documents them; `admin/` is the operator

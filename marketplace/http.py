@@ -2,9 +2,11 @@
 
 Where a request's path starts and how to follow it, top to bottom:
 
-1. `wsgi.py` → `create_app()` (`marketplace/__init__.py`) built the app; Flask matches the
-   URL to a route and opens a `Request` (the class below: the one place where one step of a
-   request leaves something for a later step).
+0. `wsgi.py` → `create_app()` (`marketplace/__init__.py`) built the app, whose WSGI callable
+   is the front (`marketplace/front.py`): a known anonymous cached read is answered there,
+   with this module's `request_id_of` and `security_headers`; every other request goes on.
+1. Flask matches the URL to a route and opens a `Request` (the class below: the one place
+   where one step of a request leaves something for a later step).
 2. `begin_request` (here): request id, start time, the body checks every route shares.
 3. The route (`marketplace/<domain>/routes.py`): parse the input, call its domain
    (`auth.guards.authenticate` for who is asking, `rate_limits.hit` for a limit, the

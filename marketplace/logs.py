@@ -84,9 +84,23 @@ class AccessLog:
             handler.stream.write(line + "\n")
 
 
+_second = (0, "1970-01-01T00:00:00")  # the last whole second formatted, and its text
+
+
 def _iso_millis(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).isoformat(
-        timespec="milliseconds").replace("+00:00", "Z")
+    """`2026-12-01T12:00:00.123Z`, as `datetime.isoformat(timespec="milliseconds")` writes it
+    (microseconds rounded as `fromtimestamp` does, then cut), the date and time formatted once
+    per second rather than per line."""
+    global _second
+    whole = int(timestamp)
+    micros = round((timestamp - whole) * 1e6)
+    if micros >= 1_000_000:
+        whole, micros = whole + 1, micros - 1_000_000
+    cached, text = _second  # one tuple, replaced whole: threads never see half an update
+    if cached != whole:
+        text = datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _second = (whole, text)
+    return f"{text}.{micros // 1000:03d}Z"
 
 
 def configure_logging(app: Flask) -> None:

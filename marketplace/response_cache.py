@@ -6,7 +6,9 @@ lists share a marker key holding the newest generation a writer announced throug
 read in the same MGET as the entry; writes Redis never heard of (it was down or frozen) are
 known to every process through PostgreSQL's NOTIFY (`generations.required`): no query per
 hit. A cached read's MGET rides in the round trip that counts its rate limit
-(`rate_limits.hit_and_read`), so a HIT is one round trip in all.
+(`rate_limits.hit_and_read`), so a HIT is one round trip in all; once a route has answered
+a request from an entry, the same anonymous request is answered by `front.py` with the same
+round trip and this module's `validator`, before Flask.
 
 Conditional GET: every answer carries an `ETag` made of the entry's generation and key and
 `Cache-Control: no-cache`; a request whose `If-None-Match` names the current tag gets 304
@@ -178,6 +180,8 @@ class ResponseCache:
         `item_id` marks a detail entry (fresh unless that item was written); without it the
         entry belongs to the namespace's lists and any write makes it stale. Only what
         `build` returns is stored: an exception (404, 400, 503) leaves nothing behind.
+        A request the front already counted and read arrives with its `ReadFirst`; any
+        other teaches the front which entry it reads.
         """
         read_first = request.environ.pop(READ_FIRST, None)
         if read_first is not None and read_first.name == name:  # the front's round trip

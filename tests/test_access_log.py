@@ -59,3 +59,22 @@ def test_no_access_line_below_its_level(make_app: Any, db: Any, redis: Any,
     app = make_app(LOG_FORMAT="json", LOG_LEVEL="WARNING")
     assert app.test_client().get(LIST).status_code == 200
     assert not [line for line in _lines(log_stream) if "marketplace.request" in line]
+
+
+def test_line_times_are_isoformats_milliseconds_though_formatted_once_per_second() -> None:
+    """The access line's clock formats the date once per second; each stamp must still be
+    what `datetime.isoformat(timespec="milliseconds")` writes, rounding carries included."""
+    import random
+    from datetime import UTC, datetime
+
+    from marketplace.logs import _iso_millis
+
+    start = 1_764_590_400.0
+    stamps = [start, start + 0.0005, start + 0.004, start + 0.9994999, start + 0.9999996,
+              start + 1.5, start - 3600.25]
+    stamps += [start + i / 1000 for i in range(3000)]  # crossing seconds, in order
+    spread = random.Random(7)  # the same stamps every run
+    stamps += [spread.uniform(0, 4e9) for _ in range(5000)]
+    for stamp in stamps:
+        expected = datetime.fromtimestamp(stamp, UTC).isoformat(timespec="milliseconds")
+        assert _iso_millis(stamp) == expected.replace("+00:00", "Z"), stamp
