@@ -33,7 +33,7 @@ class CallCount:
         return self.calls / self.requests if self.requests else 0.0
 
 
-def _environ(request: Request, headers: dict[str, str]) -> dict[str, Any]:
+def environ_for(request: Request, headers: dict[str, str]) -> dict[str, Any]:
     return EnvironBuilder(path=request.path, method=request.method, headers=headers,
                           data=request.body, environ_base={"REMOTE_ADDR": "127.0.0.1"},
                           ).get_environ()
@@ -42,7 +42,7 @@ def _environ(request: Request, headers: dict[str, str]) -> dict[str, Any]:
 def count_calls(app: Callable[..., Any], requests: list[Request], headers: dict[str, str],
                 n: int = 300, warmup: int = WARMUP) -> CallCount:
     """Profile `n` requests (cycling through `requests` after `warmup` unprofiled ones)."""
-    environs = [_environ(requests[i % len(requests)], headers) for i in range(warmup + n)]
+    environs = [environ_for(requests[i % len(requests)], headers) for i in range(warmup + n)]
     seen = [""] * len(environs)
     slot = [0]
 

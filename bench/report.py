@@ -24,11 +24,14 @@ class Report:
     counted: dict[str, Counted] = field(default_factory=dict)
     calls: dict[str, CallCount] = field(default_factory=dict)  # ours, per scenario
     bare_calls: CallCount | None = None
+    parts: dict[str, float] = field(default_factory=dict)  # a cached list read, by part
     skipped: dict[str, str] = field(default_factory=dict)
     workers: dict[str, Measured] = field(default_factory=dict)
     worker_notes: dict[str, str] = field(default_factory=dict)
     access_logs: dict[str, Measured] = field(default_factory=dict)
     access_notes: dict[str, str] = field(default_factory=dict)
+    floor: dict[str, Measured] = field(default_factory=dict)
+    floor_notes: dict[str, str] = field(default_factory=dict)
     profiles: list[Profile] = field(default_factory=list)
     observations: list[str] = field(default_factory=list)
 
@@ -120,6 +123,26 @@ def calls_table(report: Report) -> list[str]:
                      f"| {_f(bare.per_request)} | {_ratio(counted.per_request, bare.per_request)} "
                      f"| {counted.requests} ({statuses}) |")
     return lines
+
+
+def parts_section(report: Report) -> list[str]:
+    """The cached list read's calls split by the part of the request making them."""
+    if not report.parts:
+        return []
+    total = sum(report.parts.values())
+    return [
+        "### One cached read, part by part",
+        "",
+        "Cached `GET /projects?per_page=20`, the same calls split by where they happen "
+        "(`bench/parts.py`: each call charged to the innermost part running; the walk "
+        "through the code is in docs/performance.md).",
+        "",
+        "| part | calls/req |",
+        "|---|---:|",
+        *[f"| {part} | {_f(calls)} |" for part, calls in report.parts.items()],
+        f"| **total** | **{_f(total)}** |",
+        "",
+    ]
 
 
 def _status(ok: bool | None, detail: str) -> str:
@@ -253,6 +276,36 @@ def variant_table(first: str, measured: dict[str, Measured],
     return lines
 
 
+def floor_section(report: Report) -> list[str]:
+    """The cached list beside the floor of its round trip, with bare Flask's main-table run."""
+    if not report.floor:
+        return []
+    ours, floor = report.floor.get("sync"), report.floor.get("floor")
+    bare = report.results.get("list_hit", {}).get("bare")
+    lines = [
+        "## The floor of one round trip (cached GET /projects)",
+        "",
+        "The service against `bench/floor_app.py`, rounds alternating: a plain WSGI function "
+        "that makes the service's one Redis round trip (the limit's `EVALSHA`, the `MGET` of "
+        "entry and marker) and answers the stored bytes, with nothing else on the request "
+        "path. No design that counts every request in Redis can go faster under these "
+        "gunicorn settings.",
+        "",
+        *variant_table("target", report.floor, report.floor_notes),
+        "",
+    ]
+    if ours and floor and floor.rps:
+        lines.append(f"The service reaches {ours.rps / floor.rps:.2f}x the floor's req/s and "
+                     f"uses {_ratio(ours.cpu_per_10k, floor.cpu_per_10k)} its worker CPU per "
+                     "request.")
+        if bare and bare.rps:
+            lines.append(f"The floor itself is {floor.rps / bare.rps:.2f}x bare Flask's req/s "
+                         "in the results table above: the part of the distance the round "
+                         "trip alone accounts for.")
+        lines.append("")
+    return lines
+
+
 def profile_section(profiles: list[Profile]) -> list[str]:
     if not profiles:
         return ["Not recorded in this run (py-spy unavailable or failed; see the log)."]
@@ -321,6 +374,7 @@ def render(report: Report) -> str:
         "",
         *calls_table(report),
         "",
+        *parts_section(report),
         "## Work per request",
         "",
         "Redis cmds/req under load come from `INFO commandstats` deltas around each run (the "
@@ -354,6 +408,7 @@ def render(report: Report) -> str:
         "",
         *variant_table("access line", report.access_logs, report.access_notes),
         "",
+        *floor_section(report),
         "## Profiles",
         "",
         *profile_section(report.profiles),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -17,6 +18,7 @@ from bench.calls import WARMUP, count_calls
 from bench.counters import PgTransactions, RedisCommands
 from bench.inprocess import count, production_app
 from bench.measure import Measured, accounting, timed
+from bench.parts import count_parts
 from bench.profile import record
 from bench.report import Report, scenario_by_name, write
 from bench.scenarios import Scenario, selected
@@ -95,6 +97,7 @@ def bench(settings: Settings, servers: list[ServerProcess]) -> Report:
     count_in_process(settings, plan, report)
     compare_worker_classes(settings, ours, servers, report)
     compare_access_logs(settings, ours, servers, report)
+    compare_floor(settings, ours, servers, report)
     report.machine["load average at end"] = environment.load()
     for name in PROFILED:
         if name in report.results:
@@ -169,6 +172,8 @@ def count_in_process(settings: Settings, plan: list[tuple[Scenario, list[Side]]]
             n = settings.calls_requests // 10 if slow else settings.calls_requests
             calls = count_calls(app, requests, headers, n, 5 if slow else warmup)
             report.calls[scenario.name] = calls
+            if scenario.name == "list_hit":
+                report.parts = count_parts(app, requests[0], headers)
             log(f"calls {scenario.name}: {calls.per_request:,.0f} per request "
                 f"({report.bare_calls.per_request:,.0f} bare), statuses {dict(calls.statuses)}")
 
@@ -203,16 +208,32 @@ def compare_access_logs(settings: Settings, ours: ServerProcess,
     report.access_notes.setdefault("no-access", "none (`LOG_LEVEL=WARNING`)")
 
 
+def compare_floor(settings: Settings, ours: ServerProcess, servers: list[ServerProcess],
+                  report: Report) -> None:
+    """The cached list against the floor of its round trip (`bench/floor_app.py`), rounds
+    alternating: how much of the distance to bare Flask is the service's own code."""
+    if "list_hit" not in report.results:
+        return
+    report.floor_notes["sync"] = "the service, production (its front answers)"
+    report.floor = compare_variants(settings, "list_hit", ours, ["floor"], servers,
+                                    report.floor_notes, make=lambda _name: targets.floor(settings))
+    report.floor_notes.setdefault("floor", "the same round trip and bytes, no other code")
+
+
 def compare_variants(settings: Settings, scenario_name: str, ours: ServerProcess,
                      names: list[str], servers: list[ServerProcess],
-                     notes: dict[str, str]) -> dict[str, Measured]:
-    """Our production instance (`sync`) against instances started as `names`, on one
-    scenario, rounds alternating (the order rotates); the variants are stopped after."""
+                     notes: dict[str, str],
+                     make: Callable[[str], ServerProcess] | None = None,
+                     ) -> dict[str, Measured]:
+    """Our production instance (`sync`) against instances started as `names` (by `make`,
+    our service in that variant by default), on one scenario, rounds alternating (the
+    order rotates); the variants are stopped after."""
     scenario = scenario_by_name(scenario_name)
     candidates = {"sync": ours}
     for name in names:
         try:
-            candidates[name] = start(targets.ours(settings, name), servers)
+            server = make(name) if make else targets.ours(settings, name)
+            candidates[name] = start(server, servers)
         except RuntimeError as exc:
             notes[name] = f"did not start: {str(exc)[:120]}"
     requests, headers = scenario.requests(Side("ours", ours))
@@ -232,7 +253,7 @@ def compare_variants(settings: Settings, scenario_name: str, ours: ServerProcess
             log(f"{scenario_name} {name:15s} {result.rps:8.0f} req/s p99 "
                 f"{result.p99_ms:6.2f} ms")
     for name, server in candidates.items():
-        if name != "sync":
+        if name in names:
             server.stop()
     return results
 

@@ -137,6 +137,12 @@ def bare(settings: Settings) -> GunicornService:
                            ready_path="/")
 
 
+def floor(settings: Settings) -> GunicornService:
+    """The service's round trip and nothing else (`bench/floor_app.py`), served like it."""
+    return GunicornService(our_env(settings), LOGS, app="bench.floor_app:app", name="floor",
+                           ready_path="/")
+
+
 def ensure_gevent() -> bool:
     """gevent goes into bench/out only (not requirements.txt) unless it wins and is agreed."""
     if (GEVENT_SITE / "gevent").exists():
