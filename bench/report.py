@@ -288,8 +288,8 @@ def floor_section(report: Report) -> list[str]:
         "The service against `bench/floor_app.py`, rounds alternating: a plain WSGI function "
         "that makes the service's one Redis round trip (the limit's `EVALSHA`, the `MGET` of "
         "entry and marker) and answers the stored bytes, with nothing else on the request "
-        "path. No design that counts every request in Redis can go faster under these "
-        "gunicorn settings.",
+        "path: what any Python service that counts every request in the shared Redis and "
+        "answers from its cache must at least do, under the same gunicorn settings.",
         "",
         *variant_table("target", report.floor, report.floor_notes),
         "",
