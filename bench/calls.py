@@ -39,11 +39,20 @@ def environ_for(request: Request, headers: dict[str, str]) -> dict[str, Any]:
                           ).get_environ()
 
 
+def warmed_up(app: Callable[..., Any], requests: list[Request], headers: dict[str, str],
+              n: int, warmup: int, start_response: Callable[..., Any]) -> list[dict[str, Any]]:
+    """Fresh environs for `warmup + n` requests cycling through `requests`: the first
+    `warmup` are sent now, unmeasured; the other `n` are returned for the measurement."""
+    environs = [environ_for(requests[i % len(requests)], headers) for i in range(warmup + n)]
+    for environ in environs[:warmup]:
+        b"".join(app(environ, start_response))
+    return environs[warmup:]
+
+
 def count_calls(app: Callable[..., Any], requests: list[Request], headers: dict[str, str],
                 n: int = 300, warmup: int = WARMUP) -> CallCount:
     """Profile `n` requests (cycling through `requests` after `warmup` unprofiled ones)."""
-    environs = [environ_for(requests[i % len(requests)], headers) for i in range(warmup + n)]
-    seen = [""] * len(environs)
+    seen = [""] * (warmup + n)
     slot = [0]
 
     def start_response(status: str, response_headers: Any, exc_info: Any = None) -> None:
@@ -51,11 +60,10 @@ def count_calls(app: Callable[..., Any], requests: list[Request], headers: dict[
         seen[slot[0]] = status
         slot[0] += 1
 
-    for environ in environs[:warmup]:
-        b"".join(app(environ, start_response))
+    measured = warmed_up(app, requests, headers, n, warmup, start_response)
     profile = cProfile.Profile()
     profile.enable()
-    for environ in environs[warmup:]:
+    for environ in measured:
         b"".join(app(environ, start_response))
     profile.disable()
     stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from bench.calls import WARMUP, environ_for
+from bench.calls import WARMUP, warmed_up
 from bench.wrk import Request
 
 # (file, function) that starts a part -> the part's name, in the order a cached read runs them.
@@ -36,7 +36,6 @@ REST = "the rest: WSGI entry, Flask when it runs"
 def count_parts(app: Callable[..., Any], request: Request, headers: dict[str, str],
                 n: int = 100) -> dict[str, float]:
     """Calls per request of each part, over `n` requests after a warm-up."""
-    environs = [environ_for(request, headers) for _ in range(WARMUP + n)]
     counts: Counter[str] = Counter()
     stack: list[str] = []
 
@@ -55,9 +54,7 @@ def count_parts(app: Callable[..., Any], request: Request, headers: dict[str, st
     def start_response(*_args: Any) -> None:
         return None
 
-    for environ in environs[:WARMUP]:
-        b"".join(app(environ, start_response))
-    for environ in environs[WARMUP:]:
+    for environ in warmed_up(app, [request], headers, n, WARMUP, start_response):
         sys.setprofile(hook)
         b"".join(app(environ, start_response))
         sys.setprofile(None)  # seen by the hook as one call of the rest: taken off below

@@ -73,7 +73,7 @@ class CachedReads:
     def __init__(self, app: Flask) -> None:
         self.flask: Callable[..., Iterable[bytes]] = app.wsgi_app
         self.known: dict[tuple[str, str], KnownRead] = {}
-        self.answered = 0  # requests this stage answered (tests and the bench read it)
+        self.answered = 0  # requests this stage answered (for tests; approximate under threads)
         ext = app.extensions
         self.limits = ext["rate_limits"]
         self.redis = ext["redis"]

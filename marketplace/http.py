@@ -125,7 +125,7 @@ def begin_request() -> None:
     begun = environ.get(BEGUN)
     req.request_id, req.started = begun or (request_id_of(environ), time.perf_counter())
     logs.request_id.set(req.request_id)
-    if req.routing_exception is not None or not has_body(req.environ):
+    if req.routing_exception is not None or not has_body(environ):
         return  # 404/405 win over anything about the body
     limit = req.max_content_length
     if limit is not None and (req.content_length or 0) > limit:

@@ -91,8 +91,8 @@ def init_app(app: Flask) -> None:
 
     limiter_adapter.init_without_request_hooks(limiter, app)
     state = AppLimits(storage=limiter.storage, main=limiter.limiter,
-                       fallback=limiter_adapter.fallback_strategy(limiter),
-                       script_sha=limits_adapter.incr_script_sha(limiter.storage))
+                      fallback=limiter_adapter.fallback_strategy(limiter),
+                      script_sha=limits_adapter.incr_script_sha(limiter.storage))
     for limit in LIMITS:
         definition = Limit(app.config[limit.setting], key_function=limit.key,
                            scope=limit.scope, shared=True)

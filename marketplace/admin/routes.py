@@ -56,7 +56,8 @@ def answers_are_private() -> None:
 
 
 @bp.after_request
-def security_headers(response: Response) -> Response:
+def console_headers(response: Response) -> Response:
+    """The console's own policy, on top of the headers every response gets (`http.py`)."""
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "same-origin"
