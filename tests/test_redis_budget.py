@@ -75,3 +75,21 @@ def test_pool_is_fork_safe(make_app, redis):
     os.waitpid(pid, 0)
     assert child_id != parent_id
     assert handle.client.client_id() == parent_id  # the parent's connection still works
+
+
+def test_callers_waiting_for_a_connection_each_get_one(make_app, redis):
+    """Sixteen threads share a pool of two: a caller finding every connection lent out waits
+    and is woken by a check-in; none times out, no connection is lost or added."""
+    app = make_app(REDIS_MAX_CONNECTIONS=2, WEB_CONCURRENCY=1, REDIS_POOL_TIMEOUT=5.0)
+    handle = app.extensions["redis"]
+    waited = threading.Barrier(16)
+
+    def work(_: int) -> list[object]:
+        waited.wait()  # all sixteen start together, so most find the pool empty
+        return [handle.round_trip(("PING",), ("ECHO", "x")) for _ in range(200)]
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        replies = [r for batch in pool.map(work, range(16)) for r in batch]
+    assert replies == [[b"PONG", b"x"]] * 3200
+    assert handle.in_use() == 0
+    assert len([c for c in handle.pool.pool.queue if c is not None]) <= 2

@@ -5,6 +5,14 @@ observability figures on every call, and `release` checks maintenance notificati
 about forty Python calls per Redis round trip that this service does not use (it reads every
 reply it asks for, and has no observability provider). Checking a connection out of the
 pool's LIFO queue and back in is what remains; fork safety is kept (`_checkpid`).
+
+The queue is a `queue.LifoQueue`; its own `get` and `put_nowait` take its lock through two
+conditions and count unfinished tasks, about thirty calls per round trip. Here a free
+connection is taken from the top of the queue under the queue's lock, and put back under
+it with a wake-up for a caller waiting in `get`; only when the queue is empty (every
+connection lent out) does a caller wait in `get`, with the pool's timeout. A connection
+whose socket is open is not asked to connect again (redis-py's `connect` would go through
+its retry wrapper only to find the socket there).
 """
 from __future__ import annotations
 
@@ -17,24 +25,33 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from marketplace.adapters import gone
 
-PRIVATE = ("BlockingConnectionPool.pool", "ConnectionPool.pid", "ConnectionPool._checkpid")
+_NONE_FREE = object()  # the queue was empty: wait in `get`
+
+PRIVATE = ("BlockingConnectionPool.pool", "ConnectionPool.pid", "ConnectionPool._checkpid",
+           "Connection._sock")
 
 
 def checkout(pool: BlockingConnectionPool) -> Connection:
     """A connected connection, waiting up to the pool's timeout for a free one."""
     if pool.pid != os.getpid():
         pool._checkpid()  # forked: the child starts with an empty pool of its own
-    try:
-        connection = pool.pool.get(True, pool.timeout)
-    except Empty:
-        raise RedisConnectionError("No connection available.") from None
+    queue = pool.pool
+    with queue.mutex:
+        free = queue.queue  # the LIFO's list: connections, or None for one not made yet
+        connection = free.pop() if free else _NONE_FREE
+    if connection is _NONE_FREE:
+        try:
+            connection = queue.get(True, pool.timeout)
+        except Empty:
+            raise RedisConnectionError("No connection available.") from None
     if connection is None:
         connection = pool.make_connection()
-    try:
-        connection.connect()  # nothing to do when connected
-    except BaseException:
-        checkin(pool, connection)
-        raise
+    if connection._sock is None:
+        try:
+            connection.connect()
+        except BaseException:
+            checkin(pool, connection)
+            raise
     return connection
 
 
@@ -42,16 +59,23 @@ def checkin(pool: BlockingConnectionPool, connection: Any) -> None:
     """Back into the queue (a connection from before a fork is dropped instead)."""
     if pool.pid != os.getpid():
         return
-    pool.pool.put_nowait(connection)
+    queue = pool.pool
+    with queue.mutex:
+        queue.queue.append(connection)
+        queue.not_empty.notify()  # a caller may be waiting in `get` for this one
 
 
 def check(pool: BlockingConnectionPool) -> None:
     """Fail with the attribute's name if an upgrade removed what this adapter uses."""
     queue = getattr(pool, "pool", None)
-    if not (hasattr(queue, "get") and hasattr(queue, "put_nowait")):
+    if not (hasattr(queue, "get") and hasattr(queue, "mutex") and hasattr(queue, "not_empty")
+            and isinstance(getattr(queue, "queue", None), list)):
         raise gone("redis.BlockingConnectionPool.pool (its queue of connections)", "redis",
                    "a new lean checkout")
     if not isinstance(getattr(pool, "pid", None), int):
         raise gone("redis.ConnectionPool.pid", "redis", "a new fork check")
     if not callable(getattr(pool, "_checkpid", None)):
         raise gone("redis.ConnectionPool._checkpid", "redis", "a new fork reset")
+    unconnected = pool.connection_class(**pool.connection_kwargs)  # opens no socket
+    if "_sock" not in vars(unconnected):
+        raise gone("redis.Connection._sock", "redis", "a new is-connected check")
