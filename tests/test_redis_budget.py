@@ -1,4 +1,5 @@
 """One Redis pool per worker process, inside the instance's connection budget."""
+import queue
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -93,3 +94,37 @@ def test_callers_waiting_for_a_connection_each_get_one(make_app, redis):
     assert replies == [[b"PONG", b"x"]] * 3200
     assert handle.in_use() == 0
     assert len([c for c in handle.pool.pool.queue if c is not None]) <= 2
+
+
+class _QueueWithoutLock:
+    """A LIFO queue with only `get` and `put_nowait`, as gevent's is once a gevent worker
+    has patched `queue`: the pool must use it through those two, never its internals."""
+
+    def __init__(self, maxsize: int) -> None:
+        self._inner = queue.LifoQueue(maxsize)
+        self.put_nowait = self._inner.put_nowait
+        self.get = self._inner.get
+
+    @property
+    def queue(self) -> list[object]:
+        return list(self._inner.queue)
+
+
+def test_a_pool_queue_of_another_kind_is_used_through_get_and_put(make_app, redis):
+    from redis.connection import BlockingConnectionPool
+
+    app = make_app(REDIS_MAX_CONNECTIONS=2, WEB_CONCURRENCY=1)
+    handle = app.extensions["redis"]
+    pool = handle.pool
+    pool.queue_class = _QueueWithoutLock
+    pool.reset()  # the pool's queue is now the lockless kind
+    assert isinstance(pool.pool, _QueueWithoutLock) and isinstance(pool, BlockingConnectionPool)
+
+    def work(_: int) -> list[object]:
+        return [handle.round_trip(("ECHO", "y")) for _ in range(100)]
+
+    with ThreadPoolExecutor(max_workers=8) as threads:
+        replies = [r for batch in threads.map(work, range(8)) for r in batch]
+    assert replies == [[b"y"]] * 800
+    assert handle.client.ping() is True  # redis-py's own commands go through the same pool
+    assert handle.in_use() == 0

@@ -6,13 +6,15 @@ about forty Python calls per Redis round trip that this service does not use (it
 reply it asks for, and has no observability provider). Checking a connection out of the
 pool's LIFO queue and back in is what remains; fork safety is kept (`_checkpid`).
 
-The queue is a `queue.LifoQueue`; its own `get` and `put_nowait` take its lock through two
-conditions and count unfinished tasks, about thirty calls per round trip. Here a free
-connection is taken from the top of the queue under the queue's lock, and put back under
-it with a wake-up for a caller waiting in `get`; only when the queue is empty (every
-connection lent out) does a caller wait in `get`, with the pool's timeout. A connection
-whose socket is open is not asked to connect again (redis-py's `connect` would go through
-its retry wrapper only to find the socket there).
+The queue is the standard library's `queue.LifoQueue`; its own `get` and `put_nowait` take
+its lock through two conditions and count unfinished tasks, about thirty calls per round
+trip. Here a free connection is taken from the top of the queue under the queue's lock, and
+put back under it with a wake-up for a caller waiting in `get`; only when the queue is empty
+(every connection lent out) does a caller wait in `get`, with the pool's timeout. A queue of
+another kind (gevent's, once a gevent worker has patched `queue`) has no such lock and is
+used through its own `get` and `put_nowait`. A connection whose socket is open is not asked
+to connect again (redis-py's `connect` would go through its retry wrapper only to find the
+socket there).
 """
 from __future__ import annotations
 
@@ -36,9 +38,13 @@ def checkout(pool: BlockingConnectionPool) -> Connection:
     if pool.pid != os.getpid():
         pool._checkpid()  # forked: the child starts with an empty pool of its own
     queue = pool.pool
-    with queue.mutex:
-        free = queue.queue  # the LIFO's list: connections, or None for one not made yet
-        connection = free.pop() if free else _NONE_FREE
+    mutex = getattr(queue, "mutex", None)
+    if mutex is None:  # not the standard library's queue: its own get
+        connection = _NONE_FREE
+    else:
+        with mutex:
+            free = queue.queue  # the LIFO's list: connections, or None for one not made yet
+            connection = free.pop() if free else _NONE_FREE
     if connection is _NONE_FREE:
         try:
             connection = queue.get(True, pool.timeout)
@@ -60,7 +66,11 @@ def checkin(pool: BlockingConnectionPool, connection: Any) -> None:
     if pool.pid != os.getpid():
         return
     queue = pool.pool
-    with queue.mutex:
+    mutex = getattr(queue, "mutex", None)
+    if mutex is None:
+        queue.put_nowait(connection)
+        return
+    with mutex:
         queue.queue.append(connection)
         queue.not_empty.notify()  # a caller may be waiting in `get` for this one
 
