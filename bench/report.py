@@ -30,8 +30,8 @@ class Report:
     worker_notes: dict[str, str] = field(default_factory=dict)
     access_logs: dict[str, Measured] = field(default_factory=dict)
     access_notes: dict[str, str] = field(default_factory=dict)
-    floor: dict[str, Measured] = field(default_factory=dict)
-    floor_notes: dict[str, str] = field(default_factory=dict)
+    floor: dict[str, dict[str, Measured]] = field(default_factory=dict)  # by scenario
+    floor_notes: dict[str, dict[str, str]] = field(default_factory=dict)
     profiles: list[Profile] = field(default_factory=list)
     observations: list[str] = field(default_factory=list)
 
@@ -277,31 +277,36 @@ def variant_table(first: str, measured: dict[str, Measured],
 
 
 def floor_section(report: Report) -> list[str]:
-    """The cached list beside the floor of its round trip, with bare Flask's main-table run."""
+    """The cached list and detail beside the floor of their round trip, with bare Flask's
+    and the peer's runs of the same scenario in the results table."""
     if not report.floor:
         return []
-    ours, floor = report.floor.get("sync"), report.floor.get("floor")
-    bare = report.results.get("list_hit", {}).get("bare")
     lines = [
-        "## The floor of one round trip (cached GET /projects)",
+        "## The floor of one round trip (cached reads)",
         "",
         "The service against `bench/floor_app.py`, rounds alternating: a plain WSGI function "
         "that makes the service's one Redis round trip (the limit's `EVALSHA`, the `MGET` of "
-        "entry and marker) and answers the stored bytes, with nothing else on the request "
-        "path: what any Python service that counts every request in the shared Redis and "
-        "answers from its cache must at least do, under the same gunicorn settings.",
-        "",
-        *variant_table("target", report.floor, report.floor_notes),
+        "the entry, and of the list marker for a list) and answers the stored bytes, with "
+        "nothing else on the request path: what any Python service that counts every request "
+        "in the shared Redis and answers from its cache must at least do, under the same "
+        "gunicorn settings.",
         "",
     ]
-    if ours and floor and floor.rps:
+    for name, measured in report.floor.items():
+        ours, floor = measured.get("sync"), measured.get("floor")
+        lines += [f"### {_title(name)}", "",
+                  *variant_table("target", measured, report.floor_notes.get(name, {})), ""]
+        if not (ours and floor and floor.rps):
+            continue
         lines.append(f"The service reaches {ours.rps / floor.rps:.2f}x the floor's req/s and "
                      f"uses {_ratio(ours.cpu_per_10k, floor.cpu_per_10k)} its worker CPU per "
                      "request.")
-        if bare and bare.rps:
-            lines.append(f"The floor itself is {floor.rps / bare.rps:.2f}x bare Flask's req/s "
-                         "in the results table above: the part of the distance the round "
-                         "trip alone accounts for.")
+        main = report.results.get(name, {})
+        for kind, label in (("bare", "bare Flask's"), ("peer", "the Express peer's")):
+            other = main.get(kind)
+            if other and other.rps:
+                lines.append(f"The floor itself is {floor.rps / other.rps:.2f}x {label} req/s "
+                             "in the results table above.")
         lines.append("")
     return lines
 

@@ -28,6 +28,7 @@ from bench.wrk import Request, ensure_wrk, run_wrk, write_script
 from scripts.processes import ServerProcess
 
 PROFILED = ("list_hit", "detail_miss")  # the path the targets are about, and the slowest read
+FLOORED = ("list_hit", "detail_hit")  # the cached reads the throughput targets are about
 
 
 def _terminate(signum: int, _frame: Any) -> None:
@@ -97,7 +98,7 @@ def bench(settings: Settings, servers: list[ServerProcess]) -> Report:
     count_in_process(settings, plan, report)
     compare_worker_classes(settings, ours, servers, report)
     compare_access_logs(settings, ours, servers, report)
-    compare_floor(settings, ours, servers, report)
+    compare_floor(settings, sides[0], servers, report)
     report.machine["load average at end"] = environment.load()
     for name in PROFILED:
         if name in report.results:
@@ -208,26 +209,30 @@ def compare_access_logs(settings: Settings, ours: ServerProcess,
     report.access_notes.setdefault("no-access", "none (`LOG_LEVEL=WARNING`)")
 
 
-def compare_floor(settings: Settings, ours: ServerProcess, servers: list[ServerProcess],
+def compare_floor(settings: Settings, ours: Side, servers: list[ServerProcess],
                   report: Report) -> None:
-    """The cached list against the floor of its round trip (`bench/floor_app.py`), rounds
-    alternating: how much of the distance to bare Flask is the service's own code."""
-    if "list_hit" not in report.results:
-        return
-    report.floor_notes["sync"] = "the service, production (its front answers)"
-    report.floor = compare_variants(settings, "list_hit", ours, ["floor"], servers,
-                                    report.floor_notes, make=lambda _name: targets.floor(settings))
-    report.floor_notes.setdefault("floor", "the same round trip and bytes, no other code")
+    """The cached list and detail against the floor of their round trip
+    (`bench/floor_app.py`), rounds alternating: how much of the distance to bare Flask and to
+    the peer is the service's own code."""
+    for name in FLOORED:
+        if name not in report.results:
+            continue
+        notes = report.floor_notes.setdefault(name, {})
+        notes["sync"] = "the service, production (its front answers)"
+        report.floor[name] = compare_variants(
+            settings, name, ours.server, ["floor"], servers, notes,
+            make=lambda _name: targets.floor(settings), side=ours)
+        notes.setdefault("floor", "the same round trip and bytes, no other code")
 
 
 def compare_variants(settings: Settings, scenario_name: str, ours: ServerProcess,
                      names: list[str], servers: list[ServerProcess],
                      notes: dict[str, str],
                      make: Callable[[str], ServerProcess] | None = None,
-                     ) -> dict[str, Measured]:
+                     side: Side | None = None) -> dict[str, Measured]:
     """Our production instance (`sync`) against instances started as `names` (by `make`,
     our service in that variant by default), on one scenario, rounds alternating (the
-    order rotates); the variants are stopped after."""
+    order rotates); the variants are stopped after. `side` gives the scenario its ids."""
     scenario = scenario_by_name(scenario_name)
     candidates = {"sync": ours}
     for name in names:
@@ -236,7 +241,7 @@ def compare_variants(settings: Settings, scenario_name: str, ours: ServerProcess
             candidates[name] = start(server, servers)
         except RuntimeError as exc:
             notes[name] = f"did not start: {str(exc)[:120]}"
-    requests, headers = scenario.requests(Side("ours", ours))
+    requests, headers = scenario.requests(side or Side("ours", ours))
     script = write_script(f"variants-{scenario_name}", requests, headers, settings.threads)
     results = {name: Measured() for name in candidates}
     for server in candidates.values():
