@@ -96,8 +96,8 @@ def bench(settings: Settings, servers: list[ServerProcess]) -> Report:
     log("accounting pass: sequential requests, Redis commands and PostgreSQL transactions")
     accounting(plan, report.results, redis_cmds, pg)
     count_in_process(settings, plan, report)
-    compare_worker_classes(settings, ours, servers, report)
-    compare_access_logs(settings, ours, servers, report)
+    compare_worker_classes(settings, sides[0], servers, report)
+    compare_access_logs(settings, sides[0], servers, report)
     compare_floor(settings, sides[0], servers, report)
     report.machine["load average at end"] = environment.load()
     for name in PROFILED:
@@ -179,7 +179,7 @@ def count_in_process(settings: Settings, plan: list[tuple[Scenario, list[Side]]]
                 f"({report.bare_calls.per_request:,.0f} bare), statuses {dict(calls.statuses)}")
 
 
-def compare_worker_classes(settings: Settings, sync: ServerProcess,
+def compare_worker_classes(settings: Settings, ours: Side,
                            servers: list[ServerProcess], report: Report) -> None:
     """sync (the production default) vs 4 sync workers, gthread (--threads 4) and gevent."""
     if "list_hit" not in report.results:
@@ -188,14 +188,14 @@ def compare_worker_classes(settings: Settings, sync: ServerProcess,
     if not targets.ensure_gevent():
         report.worker_notes["gevent"] = "gevent could not be installed"
     names = [n for n in ("sync-4", "gthread", "gevent") if n not in report.worker_notes]
-    report.workers = compare_variants(settings, "list_hit", sync, names, servers,
+    report.workers = compare_variants(settings, "list_hit", ours, names, servers,
                                       report.worker_notes)
     report.worker_notes.setdefault("sync-4", "sync, WEB_CONCURRENCY=4 (two per CPU here)")
     report.worker_notes.setdefault("gthread", "--threads 4 (keep-alive)")
     report.worker_notes.setdefault("gevent", "worker_connections 1000 (keep-alive)")
 
 
-def compare_access_logs(settings: Settings, ours: ServerProcess,
+def compare_access_logs(settings: Settings, ours: Side,
                         servers: list[ServerProcess], report: Report) -> None:
     """Our access line vs gunicorn's access log vs none, on the cheapest route."""
     if "health" not in report.results:
@@ -220,28 +220,28 @@ def compare_floor(settings: Settings, ours: Side, servers: list[ServerProcess],
         notes = report.floor_notes.setdefault(name, {})
         notes["sync"] = "the service, production (its front answers)"
         report.floor[name] = compare_variants(
-            settings, name, ours.server, ["floor"], servers, notes,
-            make=lambda _name: targets.floor(settings), side=ours)
+            settings, name, ours, ["floor"], servers, notes,
+            make=lambda _name: targets.floor(settings))
         notes.setdefault("floor", "the same round trip and bytes, no other code")
 
 
-def compare_variants(settings: Settings, scenario_name: str, ours: ServerProcess,
+def compare_variants(settings: Settings, scenario_name: str, ours: Side,
                      names: list[str], servers: list[ServerProcess],
                      notes: dict[str, str],
                      make: Callable[[str], ServerProcess] | None = None,
-                     side: Side | None = None) -> dict[str, Measured]:
+                     ) -> dict[str, Measured]:
     """Our production instance (`sync`) against instances started as `names` (by `make`,
     our service in that variant by default), on one scenario, rounds alternating (the
-    order rotates); the variants are stopped after. `side` gives the scenario its ids."""
+    order rotates); the variants are stopped after. `ours` gives the scenario its ids."""
     scenario = scenario_by_name(scenario_name)
-    candidates = {"sync": ours}
+    candidates = {"sync": ours.server}
     for name in names:
         try:
             server = make(name) if make else targets.ours(settings, name)
             candidates[name] = start(server, servers)
         except RuntimeError as exc:
             notes[name] = f"did not start: {str(exc)[:120]}"
-    requests, headers = scenario.requests(side or Side("ours", ours))
+    requests, headers = scenario.requests(ours)
     script = write_script(f"variants-{scenario_name}", requests, headers, settings.threads)
     results = {name: Measured() for name in candidates}
     for server in candidates.values():

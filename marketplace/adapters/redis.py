@@ -38,13 +38,13 @@ def checkout(pool: BlockingConnectionPool) -> Connection:
     if pool.pid != os.getpid():
         pool._checkpid()  # forked: the child starts with an empty pool of its own
     queue = pool.pool
-    mutex = getattr(queue, "mutex", None)
-    if mutex is None:  # not the standard library's queue: its own get
-        connection = _NONE_FREE
-    else:
+    connection = _NONE_FREE
+    mutex = getattr(queue, "mutex", None)  # None: not the standard library's queue
+    if mutex is not None:
         with mutex:
             free = queue.queue  # the LIFO's list: connections, or None for one not made yet
-            connection = free.pop() if free else _NONE_FREE
+            if free:
+                connection = free.pop()
     if connection is _NONE_FREE:
         try:
             connection = queue.get(True, pool.timeout)
