@@ -22,7 +22,7 @@ class Measured:
     redis_calls: Counter[str] = field(default_factory=Counter)  # commandstats deltas, timed runs
     seq_requests: int = 0
     seq_redis: Counter[str] = field(default_factory=Counter)  # commandstats, accounting pass
-    seq_pg_xacts: int = 0
+    seq_pg_xacts: int = 0  # net of the idle window (`accounting`)
     seq_errors: int = 0
 
     @property
@@ -117,11 +117,14 @@ def _drain(result: Result) -> None:
 
 
 def accounting(plan: list[tuple[Scenario, list[Side]]], results: dict[str, dict[str, Measured]],
-               redis_cmds: RedisCommands, pg: PgTransactions) -> None:
+               redis_cmds: RedisCommands, pg: PgTransactions) -> dict[str, int]:
     """N requests one after another per target: exact Redis commands and PG transactions.
 
-    PostgreSQL reports a backend's counts once it has been idle for up to 10 s, so every
-    reading is taken after a settle; one scenario's closing reading opens the next one's.
+    Every PostgreSQL reading is taken after a flush and a settle (`PgTransactions.settled`);
+    one scenario's closing reading opens the next one's. A window with no request in it
+    comes first: what a target's database commits while idle for that long (our listeners'
+    heartbeats, the flush itself) is subtracted from each scenario's window, so the figure
+    is what the requests cost. Returns that idle baseline per target.
     """
     databases = {s.kind: s.database for _, sides in plan for s in sides if s.database}
     for side in {s.kind: s for _, sides in plan for s in sides}.values():
@@ -132,8 +135,9 @@ def accounting(plan: list[tuple[Scenario, list[Side]]], results: dict[str, dict[
             for side in sides:
                 requests, headers = scenario.requests(side)
                 _send(side, requests, headers, len(requests))
-    pg.settle()
-    previous = {kind: pg.read(name) for kind, name in databases.items()}
+    opened = pg.settled(databases)
+    previous = pg.settled(databases)
+    idle = {kind: previous[kind] - opened[kind] for kind in databases}
     for scenario, sides in plan:
         for side in sides:
             requests, headers = scenario.requests(side)
@@ -146,16 +150,17 @@ def accounting(plan: list[tuple[Scenario, list[Side]]], results: dict[str, dict[
             delta.subtract(before)
             measured = results[scenario.name][side.kind]
             measured.seq_requests, measured.seq_redis, measured.seq_errors = n, +delta, errors
-        pg.settle()
-        current = {kind: pg.read(name) for kind, name in databases.items()}
+        current = pg.settled(databases)
         for side in sides:
             if side.database:
                 measured = results[scenario.name][side.kind]
-                measured.seq_pg_xacts = current[side.kind] - previous[side.kind]
+                window = current[side.kind] - previous[side.kind]
+                measured.seq_pg_xacts = max(0, window - idle[side.kind])
         previous = current
         log(f"accounting {scenario.name}: " + ", ".join(
             f"{s.kind} {results[scenario.name][s.kind].seq_redis_per_request:.2f} redis "
             f"{results[scenario.name][s.kind].pg_per_request:.2f} pg" for s in sides))
+    return idle
 
 
 def _send(side: Side, requests: list, headers: dict[str, str], n: int) -> int:

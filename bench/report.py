@@ -386,8 +386,11 @@ def render(report: Report) -> str:
         "whole server, so an upper bound when other dbs are busy); sequential figures from N "
         "requests sent one by one; round trips and SQL statements from inside one app "
         "instance (see README). PG xacts/req: `pg_stat_database` `xact_commit + "
-        "xact_rollback` of the target's own database (`pg_stat_statements` is not preloaded "
-        "on this server).",
+        "xact_rollback` of the target's own database over the sequential requests, each "
+        "reading after a `NOTIFY` that makes listening backends report and an 11 s settle, "
+        "less what the database commits in a window with no request (under Observations; "
+        "`pg_stat_statements` is not preloaded on this server). Ours includes one "
+        "transaction per listening worker for each write's notification.",
         "",
         *work_table(report),
         "",

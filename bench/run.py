@@ -20,7 +20,7 @@ from bench.inprocess import count, production_app
 from bench.measure import Measured, accounting, timed
 from bench.parts import count_parts
 from bench.profile import record
-from bench.report import Report, scenario_by_name, write
+from bench.report import LABELS, Report, scenario_by_name, write
 from bench.scenarios import Scenario, selected
 from bench.settings import BENCH, PEER_NOT_RUN, Settings, log
 from bench.sides import Side, register_our_user, use_peer_user
@@ -74,7 +74,7 @@ def bench(settings: Settings, servers: list[ServerProcess]) -> Report:
     report = Report(settings, environment.machine(), environment.versions(peer is not None))
     report.machine["load average at start"] = environment.load()
     redis_cmds = RedisCommands(settings.redis_url(settings.our_redis_db))
-    pg = PgTransactions(settings.pg_url("postgres"))
+    pg = PgTransactions(settings.pg_url)
 
     plan: list[tuple[Scenario, list[Side]]] = []
     for scenario in selected(settings.only):
@@ -94,7 +94,10 @@ def bench(settings: Settings, servers: list[ServerProcess]) -> Report:
             report.observations.append(f"{scenario.name}: response body sizes: {sizes}")
 
     log("accounting pass: sequential requests, Redis commands and PostgreSQL transactions")
-    accounting(plan, report.results, redis_cmds, pg)
+    idle = accounting(plan, report.results, redis_cmds, pg)
+    report.observations.append(
+        "PostgreSQL transactions in an accounting window with no request (subtracted from "
+        "each scenario's): " + ", ".join(f"{LABELS[kind]} {n}" for kind, n in idle.items()))
     count_in_process(settings, plan, report)
     compare_worker_classes(settings, sides[0], servers, report)
     compare_access_logs(settings, sides[0], servers, report)
