@@ -12,7 +12,7 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # models; gthread (--threads 4, keep-alive) gains 8-17 % at the median with up to twice the
 # p99, and some of its rounds collapse (kept-alive connections stay with the worker that
 # accepted them); gevent is faster still but starves connections (p99 in the hundreds of
-# ms); four sync workers gain 11-13 % on two CPUs for twice the memory and half the Redis
+# ms); four sync workers gain 11-24 % on two CPUs for twice the memory and half the Redis
 # budget per worker, and nothing on an instance with a fraction of one CPU. So sync.
 # GUNICORN_CMD_ARGS=--threads N switches to gthread; the Redis budget is split per process.
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
