@@ -13,9 +13,11 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # p99, and some of its rounds collapse (kept-alive connections stay with the worker that
 # accepted them); gevent is faster still but starves connections (p99 in the hundreds of
 # ms); four sync workers gain 11-24 % on two CPUs for twice the memory and half the Redis
-# budget per worker, and nothing on an instance with a fraction of one CPU. So sync.
+# budget per worker, and nothing on an instance with a fraction of one CPU. So sync, as
+# marketplace.adapters.gunicorn.SyncWorker: gunicorn's own, without the wait for the
+# client's close after a request it has read to the end (its module says why that is safe).
 # GUNICORN_CMD_ARGS=--threads N switches to gthread; the Redis budget is split per process.
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "marketplace.adapters.gunicorn.SyncWorker")
 timeout = 30
 graceful_timeout = 10
 keepalive = 5

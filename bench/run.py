@@ -184,15 +184,20 @@ def count_in_process(settings: Settings, plan: list[tuple[Scenario, list[Side]]]
 
 def compare_worker_classes(settings: Settings, ours: Side,
                            servers: list[ServerProcess], report: Report) -> None:
-    """sync (the production default) vs 4 sync workers, gthread (--threads 4) and gevent."""
+    """sync (the production default, `serving.SyncWorker`) vs gunicorn's own sync worker,
+    4 sync workers, gthread (--threads 4) and gevent."""
     if "list_hit" not in report.results:
         return
-    report.worker_notes["sync"] = "production default (gunicorn.conf.py)"
+    report.worker_notes["sync"] = ("production default (gunicorn.conf.py): `serving.SyncWorker`, "
+                                   "closing at once when the client has sent everything")
     if not targets.ensure_gevent():
         report.worker_notes["gevent"] = "gevent could not be installed"
-    names = [n for n in ("sync-4", "gthread", "gevent") if n not in report.worker_notes]
+    names = [n for n in ("gunicorn-sync", "sync-4", "gthread", "gevent")
+             if n not in report.worker_notes]
     report.workers = compare_variants(settings, "list_hit", ours, names, servers,
                                       report.worker_notes)
+    report.worker_notes.setdefault("gunicorn-sync", "gunicorn's own sync worker: it waits for "
+                                   "the client's close after every response")
     report.worker_notes.setdefault("sync-4", "sync, WEB_CONCURRENCY=4 (two per CPU here)")
     report.worker_notes.setdefault("gthread", "--threads 4 (keep-alive)")
     report.worker_notes.setdefault("gevent", "worker_connections 1000 (keep-alive)")

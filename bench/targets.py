@@ -56,6 +56,8 @@ def our_env(settings: Settings, worker_class: str = "sync") -> dict[str, str]:
     )
     if worker_class == "sync-4":
         env.update(WEB_CONCURRENCY="4")
+    elif worker_class == "gunicorn-sync":  # gunicorn's own sync worker: it lingers at close
+        env.update(GUNICORN_WORKER_CLASS="sync")
     elif worker_class == "gthread":
         env.update(GUNICORN_WORKER_CLASS="gthread", GUNICORN_CMD_ARGS="--threads 4")
     elif worker_class == "gevent":

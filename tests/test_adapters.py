@@ -7,7 +7,7 @@ from typing import Any
 
 import psycopg2.pool
 
-from marketplace.adapters import flask_limiter, flask_session, limits, redis
+from marketplace.adapters import flask_limiter, flask_session, gunicorn, limits, redis
 
 
 def test_each_adapter_finds_what_it_relies_on(app: Any, database_url: str) -> None:
@@ -18,6 +18,7 @@ def test_each_adapter_finds_what_it_relies_on(app: Any, database_url: str) -> No
         limits.check(app.extensions["rate_limits"].storage)
         redis.check(app.extensions["redis"].pool)
     flask_session.check()
+    gunicorn.check()
     pool = psycopg2.pool.ThreadedConnectionPool(0, 1, database_url)
     try:
         from marketplace.adapters import psycopg2 as pool_adapter
