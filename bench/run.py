@@ -184,15 +184,17 @@ def count_in_process(settings: Settings, plan: list[tuple[Scenario, list[Side]]]
 
 def compare_worker_classes(settings: Settings, ours: Side,
                            servers: list[ServerProcess], report: Report) -> None:
-    """sync (the production default, `serving.SyncWorker`) vs gunicorn's own sync worker,
-    4 sync workers, gthread (--threads 4) and gevent."""
+    """sync (the production default, `adapters/gunicorn.py`) vs gunicorn's own sync worker,
+    4 sync workers, gthread (--threads 4), gevent and gevent yielding after each request."""
     if "list_hit" not in report.results:
         return
-    report.worker_notes["sync"] = ("production default (gunicorn.conf.py): `serving.SyncWorker`, "
-                                   "closing at once when the client has sent everything")
+    report.worker_notes["sync"] = ("production default (gunicorn.conf.py): gunicorn's sync "
+                                   "worker, closing at once when the client has sent everything "
+                                   "(`marketplace/adapters/gunicorn.py`)")
     if not targets.ensure_gevent():
         report.worker_notes["gevent"] = "gevent could not be installed"
-    names = [n for n in ("gunicorn-sync", "sync-4", "gthread", "gevent")
+        report.worker_notes["gevent-yield"] = "gevent could not be installed"
+    names = [n for n in ("gunicorn-sync", "sync-4", "gthread", "gevent", "gevent-yield")
              if n not in report.worker_notes]
     report.workers = compare_variants(settings, "list_hit", ours, names, servers,
                                       report.worker_notes)
@@ -201,6 +203,8 @@ def compare_worker_classes(settings: Settings, ours: Side,
     report.worker_notes.setdefault("sync-4", "sync, WEB_CONCURRENCY=4 (two per CPU here)")
     report.worker_notes.setdefault("gthread", "--threads 4 (keep-alive)")
     report.worker_notes.setdefault("gevent", "worker_connections 1000 (keep-alive)")
+    report.worker_notes.setdefault("gevent-yield", "the same, yielding to the other connections "
+                                   "after each request (`bench/gevent_worker.py`)")
 
 
 def compare_access_logs(settings: Settings, ours: Side,

@@ -62,6 +62,9 @@ def our_env(settings: Settings, worker_class: str = "sync") -> dict[str, str]:
         env.update(GUNICORN_WORKER_CLASS="gthread", GUNICORN_CMD_ARGS="--threads 4")
     elif worker_class == "gevent":
         env.update(GUNICORN_WORKER_CLASS="gevent", PYTHONPATH=f"{ROOT}:{GEVENT_SITE}")
+    elif worker_class == "gevent-yield":  # bench/gevent_worker.py
+        env.update(GUNICORN_WORKER_CLASS="bench.gevent_worker.FairGeventWorker",
+                   PYTHONPATH=f"{ROOT}:{GEVENT_SITE}")
     elif worker_class == "gunicorn-access":  # the access line written by gunicorn instead
         env.update(LOG_LEVEL="WARNING", GUNICORN_CMD_ARGS=(
             f"--access-logfile - --access-logformat '{GUNICORN_ACCESS_FORMAT}'"))
