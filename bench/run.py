@@ -182,29 +182,32 @@ def count_in_process(settings: Settings, plan: list[tuple[Scenario, list[Side]]]
                 f"({report.bare_calls.per_request:,.0f} bare), statuses {dict(calls.statuses)}")
 
 
+WORKER_VARIANTS = {  # our service started again as each (`targets.our_env`), and its note
+    "gunicorn-sync": "gunicorn's own sync worker: it waits for the client's close after every "
+                     "response",
+    "sync-4": "sync, WEB_CONCURRENCY=4 (two per CPU here)",
+    "gthread": "--threads 4 (keep-alive)",
+    "gevent": "worker_connections 1000 (keep-alive)",
+    "gevent-yield": "the same, yielding to the other connections after each request "
+                    "(`bench/gevent_worker.py`)",
+}
+
+
 def compare_worker_classes(settings: Settings, ours: Side,
                            servers: list[ServerProcess], report: Report) -> None:
-    """sync (the production default, `adapters/gunicorn.py`) vs gunicorn's own sync worker,
-    4 sync workers, gthread (--threads 4), gevent and gevent yielding after each request."""
+    """sync (the production default, `adapters/gunicorn.py`) vs the `WORKER_VARIANTS`."""
     if "list_hit" not in report.results:
         return
-    report.worker_notes["sync"] = ("production default (gunicorn.conf.py): gunicorn's sync "
-                                   "worker, closing at once when the client has sent everything "
-                                   "(`marketplace/adapters/gunicorn.py`)")
+    notes = report.worker_notes
+    notes["sync"] = ("production default (gunicorn.conf.py): gunicorn's sync worker, closing "
+                     "at once when the client has sent everything "
+                     "(`marketplace/adapters/gunicorn.py`)")
     if not targets.ensure_gevent():
-        report.worker_notes["gevent"] = "gevent could not be installed"
-        report.worker_notes["gevent-yield"] = "gevent could not be installed"
-    names = [n for n in ("gunicorn-sync", "sync-4", "gthread", "gevent", "gevent-yield")
-             if n not in report.worker_notes]
-    report.workers = compare_variants(settings, "list_hit", ours, names, servers,
-                                      report.worker_notes)
-    report.worker_notes.setdefault("gunicorn-sync", "gunicorn's own sync worker: it waits for "
-                                   "the client's close after every response")
-    report.worker_notes.setdefault("sync-4", "sync, WEB_CONCURRENCY=4 (two per CPU here)")
-    report.worker_notes.setdefault("gthread", "--threads 4 (keep-alive)")
-    report.worker_notes.setdefault("gevent", "worker_connections 1000 (keep-alive)")
-    report.worker_notes.setdefault("gevent-yield", "the same, yielding to the other connections "
-                                   "after each request (`bench/gevent_worker.py`)")
+        notes.update(dict.fromkeys(targets.GEVENT_WORKERS, "gevent could not be installed"))
+    names = [name for name in WORKER_VARIANTS if name not in notes]
+    report.workers = compare_variants(settings, "list_hit", ours, names, servers, notes)
+    for name, note in WORKER_VARIANTS.items():
+        notes.setdefault(name, note)
 
 
 def compare_access_logs(settings: Settings, ours: Side,

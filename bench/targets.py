@@ -35,6 +35,11 @@ def recreate_database(settings: Settings, name: str) -> None:
     conn.close()
 
 
+# The bench's gevent variants: gunicorn's gevent worker, and the same yielding after each
+# request (bench/gevent_worker.py); gevent comes from GEVENT_SITE.
+GEVENT_WORKERS = {"gevent": "gevent", "gevent-yield": "bench.gevent_worker.FairGeventWorker"}
+
+
 def our_env(settings: Settings, worker_class: str = "sync") -> dict[str, str]:
     """The production configuration, with the bench's database, Redis db and no rate limits."""
     env = inherited_environ()
@@ -60,10 +65,8 @@ def our_env(settings: Settings, worker_class: str = "sync") -> dict[str, str]:
         env.update(GUNICORN_WORKER_CLASS="sync")
     elif worker_class == "gthread":
         env.update(GUNICORN_WORKER_CLASS="gthread", GUNICORN_CMD_ARGS="--threads 4")
-    elif worker_class == "gevent":
-        env.update(GUNICORN_WORKER_CLASS="gevent", PYTHONPATH=f"{ROOT}:{GEVENT_SITE}")
-    elif worker_class == "gevent-yield":  # bench/gevent_worker.py
-        env.update(GUNICORN_WORKER_CLASS="bench.gevent_worker.FairGeventWorker",
+    elif worker_class in GEVENT_WORKERS:
+        env.update(GUNICORN_WORKER_CLASS=GEVENT_WORKERS[worker_class],
                    PYTHONPATH=f"{ROOT}:{GEVENT_SITE}")
     elif worker_class == "gunicorn-access":  # the access line written by gunicorn instead
         env.update(LOG_LEVEL="WARNING", GUNICORN_CMD_ARGS=(
