@@ -7,19 +7,20 @@ from config import development_secrets
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '5000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-# Measured on the cached GET /projects path (bench/results.md, worker-class table, two
-# workers on two CPUs): sync has steady rounds and a p99 of 13-16 ms; gthread (--threads 4,
-# keep-alive) gains 4-17 % at the median with up to twice the p99, and some of its rounds
-# collapse (kept-alive connections stay with the worker that accepted them); gunicorn's
-# gevent worker is faster still but starves connections (p99 in the hundreds of ms), and
-# gevent yielding after each request, fast at a p99 under 20 ms, needs psycopg2 made
-# cooperative first (bench/notes.md); four sync workers gain 11-24 % on two CPUs for twice
-# the memory and half the Redis budget per worker, and nothing on an instance with a
-# fraction of one CPU. So sync, as marketplace.adapters.gunicorn.SyncWorker: gunicorn's own,
-# without the wait for the client's close after a request it has read to the end (its
-# module says why that is safe).
-# GUNICORN_CMD_ARGS=--threads N switches to gthread; the Redis budget is split per process.
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "marketplace.adapters.gunicorn.SyncWorker")
+# Chosen by measurement on the cached reads (bench/results.md, worker-class table, two workers
+# on two CPUs): gevent yielding after each request serves the most at a p99 under 20 ms, with
+# connections kept alive; sync has steady rounds at a p99 of 13-16 ms for less; gthread
+# (--threads 4, keep-alive) gains little over sync, with up to twice its p99 and rounds that
+# collapse; gunicorn's own gevent worker starves connections (p99 in the hundreds of ms); four
+# sync workers gain 11-24 % on two CPUs for twice the memory and half the Redis budget per
+# worker. So marketplace.adapters.gunicorn.GeventWorker: gevent, the process made cooperative
+# (marketplace/cooperative.py), yielding after each request. Each worker serves up to
+# worker_connections at once; the PostgreSQL and Redis pools bound what they use.
+# GUNICORN_WORKER_CLASS=marketplace.adapters.gunicorn.SyncWorker runs the sync worker, and
+# GUNICORN_WORKER_CLASS=gthread with GUNICORN_CMD_ARGS=--threads N the threaded one; the
+# Redis budget is split per process either way.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "marketplace.adapters.gunicorn.GeventWorker")
+worker_connections = 1000
 timeout = 30
 graceful_timeout = 10
 keepalive = 5

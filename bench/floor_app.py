@@ -3,8 +3,8 @@
 A plain WSGI function (no Flask, no service code on the request path) that sends what a
 cached `GET /api/v1/projects?per_page=20` or `GET /api/v1/projects/<id>` of the service
 sends — `EVALSHA` of `limits`' own increment-with-expiry script on a counter key and `MGET`
-of the entry (and, for the list, its marker), in one write on one redis-py connection — and
-answers the entry's stored bytes. No Python design that keeps the contract's exact shared
+of the entry (and, for the list, its marker), in one write on a redis-py connection of its
+own (one per request in flight, kept for the next) — and answers the entry's stored bytes. No Python design that keeps the contract's exact shared
 rate limit (one count in Redis per request) and serves from the shared cache can be cheaper
 under gunicorn, so "x floor" says how much of the distance to bare Flask the service's own
 code still accounts for.
@@ -28,15 +28,20 @@ _SHA = redis.Redis.from_url(os.environ["REDIS_URL"]).script_load(
     RedisStorage.SCRIPT_INCR_EXPIRE)
 _COUNT = ("EVALSHA", _SHA, 1, COUNTER, 900, 1)
 _LIST = (_COUNT, ("MGET", ENTRY, MARKER))
-_connection: list[Connection] = []
+_free: list[Connection] = []  # this worker's idle connections, opened after the fork
 
 
 def _round_trip(commands: tuple[tuple[Any, ...], ...]) -> list[Any]:
-    if not _connection:  # one per worker process, opened after the fork
-        _connection.append(Connection(**parse_url(os.environ["REDIS_URL"])))
-    conn = _connection[0]
+    # Under gevent several requests of a worker are in flight at once: each takes a
+    # connection of its own (list.pop and append are atomic).
+    try:
+        conn = _free.pop()
+    except IndexError:
+        conn = Connection(**parse_url(os.environ["REDIS_URL"]))
     conn.send_packed_command(conn.pack_commands(commands))
-    return [conn.read_response() for _ in commands]
+    replies = [conn.read_response() for _ in commands]
+    _free.append(conn)
+    return replies
 
 
 def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:

@@ -11,6 +11,7 @@ from bench.measure import Measured
 from bench.profile import Profile
 from bench.scenarios import SCENARIOS, Scenario
 from bench.settings import BENCH, PEER_NOT_RUN, Settings
+from bench.targets import PRODUCTION
 
 LABELS = {"ours": "Flask service", "peer": "Express peer", "bare": "bare Flask"}
 
@@ -293,7 +294,7 @@ def floor_section(report: Report) -> list[str]:
         "",
     ]
     for name, measured in report.floor.items():
-        ours, floor = measured.get("sync"), measured.get("floor")
+        ours, floor = measured.get(PRODUCTION), measured.get("floor")
         lines += [f"### {_title(name)}", "",
                   *variant_table("target", measured, report.floor_notes.get(name, {})), ""]
         if not (ours and floor and floor.rps):

@@ -24,6 +24,7 @@ from bench.report import LABELS, Report, scenario_by_name, write
 from bench.scenarios import Scenario, selected
 from bench.settings import BENCH, PEER_NOT_RUN, Settings, log
 from bench.sides import Side, register_our_user, use_peer_user
+from bench.targets import PRODUCTION
 from bench.wrk import Request, ensure_wrk, run_wrk, write_script
 from scripts.processes import ServerProcess
 
@@ -183,28 +184,27 @@ def count_in_process(settings: Settings, plan: list[tuple[Scenario, list[Side]]]
 
 
 WORKER_VARIANTS = {  # our service started again as each (`targets.our_env`), and its note
+    "sync": "the service's sync worker (`SyncWorker`): one request at a time, closing each "
+            "connection at once when the client has sent everything",
     "gunicorn-sync": "gunicorn's own sync worker: it waits for the client's close after every "
                      "response",
-    "sync-4": "sync, WEB_CONCURRENCY=4 (two per CPU here)",
     "gthread": "--threads 4 (keep-alive)",
-    "gevent": "worker_connections 1000 (keep-alive)",
-    "gevent-yield": "the same, yielding to the other connections after each request "
-                    "(`bench/gevent_worker.py`)",
+    "gunicorn-gevent": "gunicorn's own gevent worker: kept-alive connections, never yielding "
+                       "between a connection's requests",
+    "gevent-4": "production, WEB_CONCURRENCY=4 (two per CPU here)",
 }
 
 
 def compare_worker_classes(settings: Settings, ours: Side,
                            servers: list[ServerProcess], report: Report) -> None:
-    """sync (the production default, `adapters/gunicorn.py`) vs the `WORKER_VARIANTS`."""
+    """The production worker (gunicorn.conf.py) vs the `WORKER_VARIANTS`."""
     if "list_hit" not in report.results:
         return
     notes = report.worker_notes
-    notes["sync"] = ("production default (gunicorn.conf.py): gunicorn's sync worker, closing "
-                     "at once when the client has sent everything "
-                     "(`marketplace/adapters/gunicorn.py`)")
-    if not targets.ensure_gevent():
-        notes.update(dict.fromkeys(targets.GEVENT_WORKERS, "gevent could not be installed"))
-    names = [name for name in WORKER_VARIANTS if name not in notes]
+    notes[PRODUCTION] = ("gunicorn.conf.py: gevent, the process cooperative, yielding to the "
+                         "other connections after each request (`GeventWorker`, "
+                         "`marketplace/adapters/gunicorn.py`)")
+    names = list(WORKER_VARIANTS)
     report.workers = compare_variants(settings, "list_hit", ours, names, servers, notes)
     for name, note in WORKER_VARIANTS.items():
         notes.setdefault(name, note)
@@ -215,7 +215,7 @@ def compare_access_logs(settings: Settings, ours: Side,
     """Our access line vs gunicorn's access log vs none, on the cheapest route."""
     if "health" not in report.results:
         return
-    report.access_notes["sync"] = "the service's line (`logs.AccessLog`), production"
+    report.access_notes[PRODUCTION] = "the service's line (`logs.AccessLog`), production"
     report.access_logs = compare_variants(settings, "health", ours,
                                           ["gunicorn-access", "no-access"], servers,
                                           report.access_notes)
@@ -233,7 +233,7 @@ def compare_floor(settings: Settings, ours: Side, servers: list[ServerProcess],
         if name not in report.results:
             continue
         notes = report.floor_notes.setdefault(name, {})
-        notes["sync"] = "the service, production (its front answers)"
+        notes[PRODUCTION] = "the service as deployed (its front answers)"
         report.floor[name] = compare_variants(
             settings, name, ours, ["floor"], servers, notes,
             make=lambda _name: targets.floor(settings))
@@ -245,11 +245,11 @@ def compare_variants(settings: Settings, scenario_name: str, ours: Side,
                      notes: dict[str, str],
                      make: Callable[[str], ServerProcess] | None = None,
                      ) -> dict[str, Measured]:
-    """Our production instance (`sync`) against instances started as `names` (by `make`,
+    """Our production instance (`PRODUCTION`) against instances started as `names` (by `make`,
     our service in that variant by default), on one scenario, rounds alternating (the
     order rotates); the variants are stopped after. `ours` gives the scenario its ids."""
     scenario = scenario_by_name(scenario_name)
-    candidates = {"sync": ours.server}
+    candidates = {PRODUCTION: ours.server}
     for name in names:
         try:
             server = make(name) if make else targets.ours(settings, name)

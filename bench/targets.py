@@ -21,7 +21,6 @@ from scripts.processes import (
 
 LOGS = OUT / "logs"
 PEER_COPY = OUT / "peer"  # a writable copy of PEER_DIR, with its node_modules
-GEVENT_SITE = OUT / "gevent"
 
 
 def recreate_database(settings: Settings, name: str) -> None:
@@ -35,12 +34,12 @@ def recreate_database(settings: Settings, name: str) -> None:
     conn.close()
 
 
-# The bench's gevent variants: gunicorn's gevent worker, and the same yielding after each
-# request (bench/gevent_worker.py); gevent comes from GEVENT_SITE.
-GEVENT_WORKERS = {"gevent": "gevent", "gevent-yield": "bench.gevent_worker.FairGeventWorker"}
+# The row of the service as deployed in the bench's comparison tables (its worker class is
+# gunicorn.conf.py's).
+PRODUCTION = "production"
 
 
-def our_env(settings: Settings, worker_class: str = "sync") -> dict[str, str]:
+def our_env(settings: Settings, worker_class: str = PRODUCTION) -> dict[str, str]:
     """The production configuration, with the bench's database, Redis db and no rate limits."""
     env = inherited_environ()
     env.update(
@@ -59,15 +58,16 @@ def our_env(settings: Settings, worker_class: str = "sync") -> dict[str, str]:
         REDIS_MEMORY_LIMIT=str(2**40),
         PYTHONPATH=str(ROOT),
     )
-    if worker_class == "sync-4":
+    if worker_class == "gevent-4":
         env.update(WEB_CONCURRENCY="4")
+    elif worker_class == "sync":  # the service's sync worker, closing at once
+        env.update(GUNICORN_WORKER_CLASS="marketplace.adapters.gunicorn.SyncWorker")
     elif worker_class == "gunicorn-sync":  # gunicorn's own sync worker: it lingers at close
         env.update(GUNICORN_WORKER_CLASS="sync")
     elif worker_class == "gthread":
         env.update(GUNICORN_WORKER_CLASS="gthread", GUNICORN_CMD_ARGS="--threads 4")
-    elif worker_class in GEVENT_WORKERS:
-        env.update(GUNICORN_WORKER_CLASS=GEVENT_WORKERS[worker_class],
-                   PYTHONPATH=f"{ROOT}:{GEVENT_SITE}")
+    elif worker_class == "gunicorn-gevent":  # gunicorn's own gevent worker, never yielding
+        env.update(GUNICORN_WORKER_CLASS="gevent")
     elif worker_class == "gunicorn-access":  # the access line written by gunicorn instead
         env.update(LOG_LEVEL="WARNING", GUNICORN_CMD_ARGS=(
             f"--access-logfile - --access-logformat '{GUNICORN_ACCESS_FORMAT}'"))
@@ -135,7 +135,7 @@ def seed_with_sql(settings: Settings) -> None:
     conn.close()
 
 
-def ours(settings: Settings, worker_class: str = "sync") -> GunicornService:
+def ours(settings: Settings, worker_class: str = PRODUCTION) -> GunicornService:
     return GunicornService(our_env(settings, worker_class), LOGS, name=f"ours-{worker_class}")
 
 
@@ -149,19 +149,6 @@ def floor(settings: Settings) -> GunicornService:
     """The service's round trip and nothing else (`bench/floor_app.py`), served like it."""
     return GunicornService(our_env(settings), LOGS, app="bench.floor_app:app", name="floor",
                            ready_path="/")
-
-
-def ensure_gevent() -> bool:
-    """gevent goes into bench/out only (not requirements.txt) unless it wins and is agreed."""
-    if (GEVENT_SITE / "gevent").exists():
-        return True
-    try:
-        run_quietly([sys.executable, "-m", "pip", "install", "-q", "--target",
-                     str(GEVENT_SITE), "gevent"])
-    except RuntimeError as exc:
-        log(f"gevent not installable, skipped: {exc}")
-        return False
-    return True
 
 
 def peer_env(settings: Settings, port: int) -> dict[str, str]:

@@ -18,11 +18,10 @@ from typing import Any
 
 import psycopg2
 import psycopg2.errors
+import psycopg2.extensions
 import psycopg2.extras
-import psycopg2.pool
 from flask import current_app
 
-from marketplace.adapters import psycopg2 as pool_adapter
 from marketplace.errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -72,17 +71,19 @@ class Database:
 
 
 class Pool:
-    """A bounded, thread-safe psycopg2 pool; callers wait briefly for a free connection."""
+    """A bounded, thread- and greenlet-safe pool of psycopg2 connections; callers wait
+    briefly for a free slot. Connections are opened outside every lock, so callers never
+    queue behind another one's connect (a database that does not answer costs each caller
+    its own connect timeout, not the sum of everyone's)."""
 
     def __init__(self, cfg: Any) -> None:
         """Remember the settings; connections are opened on first use (after fork)."""
-        self._pool: psycopg2.pool.ThreadedConnectionPool | None = None
-        self._slots: threading.BoundedSemaphore | None = None
-        self._pool_lock = threading.Lock()
+        self._idle: list[Any] = []  # connections ready for reuse, the last returned on top
+        self._lock = threading.Lock()  # around `_idle` and `_lent`, never around a connect
+        self._slots = threading.BoundedSemaphore(cfg["DB_POOL_MAX"])
         self._pid = os.getpid()
         self.queries = 0  # statements sent by this process (approximate under threads)
         self._lent = 0  # connections borrowed through `connection()` and not yet returned
-        self._lent_lock = threading.Lock()
         self._cursor_class = type("Cursor", (CountingCursor,), {"counter": self})
         self.dsn: str = cfg["DATABASE_URL"]
         self._size = cfg["DB_POOL_MAX"]
@@ -95,33 +96,18 @@ class Pool:
             "keepalives_idle": 30,
         }
 
-    def _get_pool(self) -> psycopg2.pool.ThreadedConnectionPool:
-        if self._pid != os.getpid():  # created before a fork: the child starts its own
-            self._pool, self._pid = None, os.getpid()
-        if self._pool is None:
-            with self._pool_lock:
-                if self._pool is None:
-                    self._slots = threading.BoundedSemaphore(self._size)
-                    pool = psycopg2.pool.ThreadedConnectionPool(
-                        0, self._size, self.dsn, **self._options
-                    )
-                    # minconn 0 opens nothing up front; raising it afterwards makes the
-                    # pool keep returned connections instead of closing every one of them.
-                    pool.minconn = self._size
-                    self._pool = pool
-        return self._pool
-
     @contextmanager
     def connection(self) -> Iterator[Any]:
         """Borrow a connection; a broken one is discarded instead of returned."""
-        pool = self._get_pool()
+        if self._pid != os.getpid():  # built before a fork: the child starts its own
+            self._after_fork()
         if not self._slots.acquire(timeout=self._wait):
             raise ServiceUnavailable("Database is busy, please retry.")
         self._count_lent(1)
         conn = None
         try:
             try:
-                conn = self._checkout(pool)
+                conn = self._checkout()
             except UNAVAILABLE_ERRORS as exc:
                 log.warning("database unreachable: %s", str(exc).strip()[:200])
                 raise ServiceUnavailable("Database unavailable.") from exc
@@ -131,43 +117,76 @@ class Pool:
             except CANCELLED_ERRORS as exc:
                 if conn.closed:  # cancelled by a server going away: the connection is lost
                     broken = True
-                    pool_adapter.discard_idle(pool)
+                    self.discard_idle()
                 log.warning("database statement cancelled: %s", str(exc).strip()[:200])
                 raise ServiceUnavailable("Database took too long, please retry.") from exc
             except UNAVAILABLE_ERRORS as exc:
                 broken = True
                 log.warning("database connection lost: %s", str(exc).strip()[:200])
-                pool_adapter.discard_idle(pool)  # they point at the same dead server
+                self.discard_idle()  # they point at the same dead server
                 raise ServiceUnavailable("Database unavailable.") from exc
             except BaseException:
                 broken = bool(conn.closed)
                 raise
             finally:
                 if conn is not None:
-                    pool.putconn(conn, close=broken or bool(conn.closed))
+                    self._checkin(conn, broken=broken)
         finally:
             self._count_lent(-1)
             self._slots.release()
 
+    def _after_fork(self) -> None:
+        """The parent's connections are the parent's: forget them without closing them."""
+        with self._lock:
+            if self._pid != os.getpid():
+                self._idle, self._pid = [], os.getpid()
+
     def _count_lent(self, change: int) -> None:
-        with self._lent_lock:
+        with self._lock:
             self._lent += change
 
     def in_use(self) -> int:
         """Connections of this process's pool lent out right now (or being opened)."""
         return self._lent
 
-    def _checkout(self, pool: psycopg2.pool.ThreadedConnectionPool) -> Any:
+    def _checkout(self) -> Any:
         """A pooled connection that is still alive, as far as can be told without a round
         trip: an idle connection has nothing to read unless the server closed it (a restart
         sends each backend's client a termination notice, a killed server an EOF). Those
         are dropped unused, so a PostgreSQL restart costs no request a 503."""
-        for _ in range(self._size):
-            conn = pool.getconn()
+        while True:
+            with self._lock:
+                conn = self._idle.pop() if self._idle else None
+            if conn is None:
+                return psycopg2.connect(self.dsn, **self._options)
             if not conn.closed and not _has_input(conn):
                 return conn
-            pool.putconn(conn, close=True)
-        return pool.getconn()  # every idle one was dead: a new connection
+            conn.close()
+
+    def _checkin(self, conn: Any, *, broken: bool) -> None:
+        """Back to the idle list, out of any transaction; closed if broken or unknown."""
+        if not (broken or conn.closed):
+            status = conn.info.transaction_status
+            if status == psycopg2.extensions.TRANSACTION_STATUS_UNKNOWN:
+                broken = True
+            elif status != psycopg2.extensions.TRANSACTION_STATUS_IDLE:
+                try:
+                    conn.rollback()
+                except UNAVAILABLE_ERRORS:
+                    broken = True
+        if broken or conn.closed or self._pid != os.getpid():
+            conn.close()
+            return
+        with self._lock:
+            self._idle.append(conn)
+
+    def discard_idle(self) -> None:
+        """Close every idle connection at once (the ones lent out are untouched): after a
+        lost connection they point at the same dead server."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
 
     @contextmanager
     def transaction(self, *, readonly: bool = False) -> Iterator[Any]:
@@ -194,6 +213,4 @@ class Pool:
         return (time.perf_counter() - start) * 1000
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.closeall()
-            self._pool = None
+        self.discard_idle()

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import psycopg2.pool
-
 from marketplace.adapters import flask_limiter, flask_session, gunicorn, limits, redis
 
 
-def test_each_adapter_finds_what_it_relies_on(app: Any, database_url: str) -> None:
+def test_each_adapter_finds_what_it_relies_on(app: Any) -> None:
     from marketplace.extensions import limiter
 
     with app.app_context():
@@ -19,13 +17,6 @@ def test_each_adapter_finds_what_it_relies_on(app: Any, database_url: str) -> No
         redis.check(app.extensions["redis"].pool)
     flask_session.check()
     gunicorn.check()
-    pool = psycopg2.pool.ThreadedConnectionPool(0, 1, database_url)
-    try:
-        from marketplace.adapters import psycopg2 as pool_adapter
-
-        pool_adapter.check(pool)
-    finally:
-        pool.closeall()
 
 
 def test_the_limiter_counts_without_its_request_hooks(app: Any) -> None:
@@ -39,7 +30,5 @@ def test_the_limiter_counts_without_its_request_hooks(app: Any) -> None:
 
 
 def test_every_adapter_declares_its_private_names() -> None:
-    from marketplace.adapters import psycopg2 as pool_adapter
-
-    for adapter in (flask_limiter, flask_session, limits, redis, pool_adapter):
+    for adapter in (flask_limiter, flask_session, limits, redis):
         assert adapter.PRIVATE and all("." in name for name in adapter.PRIVATE), adapter

@@ -86,11 +86,20 @@ def test_importing_the_package_connects_to_nothing():
     assert result.stdout.strip() == "ok"
 
 
-def test_create_app_connects_to_nothing_until_used(make_app, redis_url):
+def test_create_app_connects_to_nothing_until_used(make_app, redis_url, db):
     import redis as redis_lib
     probe = redis_lib.Redis.from_url(redis_url)
-    before = {c["id"] for c in probe.client_list() if c.get("name") == "marketplace"}
+
+    def connected() -> tuple[set[int], set[int]]:
+        with db.cursor() as cur:
+            cur.execute("SELECT pid FROM pg_stat_activity "
+                        "WHERE application_name LIKE 'marketplace%'")
+            backends = {pid for (pid,) in cur.fetchall()}
+        return {c["id"] for c in probe.client_list() if c.get("name") == "marketplace"}, backends
+
+    redis_before, postgres_before = connected()
     app = make_app()
-    after = {c["id"] for c in probe.client_list() if c.get("name") == "marketplace"}
-    assert after - before == set()
-    assert app.extensions["database"]._pool is None
+    redis_after, postgres_after = connected()
+    assert redis_after - redis_before == set()
+    assert postgres_after - postgres_before == set()
+    assert app.extensions["database"].in_use() == 0

@@ -1,4 +1,4 @@
-"""The gunicorn worker (`marketplace/adapters/gunicorn.py`): a connection closes as soon as
+"""The sync worker (`marketplace/adapters/gunicorn.py`): a connection closes as soon as
 its client has nothing left to send, and lingers, as gunicorn's own close does, while the
 client may still be sending."""
 from __future__ import annotations
@@ -19,7 +19,8 @@ HEALTH = b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n"
 
 @pytest.fixture(scope="module")
 def service(database_url: str, redis_url: str, tmp_path_factory: Any) -> Any:
-    env = service_env(database_url, redis_url, MAX_CONTENT_LENGTH="1024")
+    env = service_env(database_url, redis_url, MAX_CONTENT_LENGTH="1024",
+                      GUNICORN_WORKER_CLASS="marketplace.adapters.gunicorn.SyncWorker")
     with GunicornService(env, tmp_path_factory.mktemp("gunicorn-worker"), workers=1) as service:
         yield service
 

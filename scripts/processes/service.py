@@ -119,8 +119,8 @@ class GunicornService(ServerProcess):
     """`gunicorn <app> -c gunicorn.conf.py` on a free port of 127.0.0.1.
 
     `env` is laid over this process's environment (without GUNICORN_* and FLASK_*
-    variables); `workers` sets WEB_CONCURRENCY unless `env` does, `threads` adds
-    `--threads` (the gthread worker).
+    variables); `workers` sets WEB_CONCURRENCY unless `env` does, `threads` runs the
+    gthread worker with that many threads.
     """
 
     def __init__(self, env: Mapping[str, str], log_dir: Path, *, app: str = "wsgi:app",
@@ -130,6 +130,7 @@ class GunicornService(ServerProcess):
         full_env = {**inherited_environ(), "WEB_CONCURRENCY": str(workers),
                     "PYTHONUNBUFFERED": "1", **env}
         if threads:
+            full_env["GUNICORN_WORKER_CLASS"] = "gthread"
             full_env["GUNICORN_CMD_ARGS"] = f"--threads {threads}"
         cmd = [sys.executable, "-m", "gunicorn", app, "-c", "gunicorn.conf.py",
                "--bind", f"127.0.0.1:{port}"]
