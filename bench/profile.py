@@ -84,7 +84,7 @@ def summarise(name: str, raw: Path, top: int = 30) -> Profile:
         if not stack or not count_text.isdigit():
             continue
         frames = [_frame(f) for f in stack.split(";") if not f.startswith("process ")]
-        # Only samples inside a request (parse, app, write): idle workers wait in accept.
+        # Only samples inside a request (parse, app, write): an idle worker waits in its loop.
         if not any(_in_request(f.split(" (")[0]) for f in frames):
             continue
         n = int(count_text)
