@@ -23,7 +23,11 @@ worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "marketplace.adapters.gun
 worker_connections = 1000
 timeout = 30
 graceful_timeout = 10
-keepalive = 5
+# An idle kept-alive connection is closed after this many seconds, and a request's headers
+# must arrive within it. Longer than the idle timeout of the proxies in front (60 s is
+# common), so that the proxy, not the worker, closes an idle connection: a worker closing
+# it first can race a request the proxy is sending on it, which then fails as a 502.
+keepalive = 75
 accesslog = None  # the app logs one line per request itself
 errorlog = "-"
 # Workers import the app after the fork, so each builds its own Redis and PostgreSQL pools.

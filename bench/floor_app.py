@@ -4,10 +4,10 @@ A plain WSGI function (no Flask, no service code on the request path) that sends
 cached `GET /api/v1/projects?per_page=20` or `GET /api/v1/projects/<id>` of the service
 sends — `EVALSHA` of `limits`' own increment-with-expiry script on a counter key and `MGET`
 of the entry (and, for the list, its marker), in one write on a redis-py connection of its
-own (one per request in flight, kept for the next) — and answers the entry's stored bytes. No Python design that keeps the contract's exact shared
-rate limit (one count in Redis per request) and serves from the shared cache can be cheaper
-under gunicorn, so "x floor" says how much of the distance to bare Flask the service's own
-code still accounts for.
+own (one per request in flight, kept for the next) — and answers the entry's stored bytes.
+No Python design that keeps the contract's exact shared rate limit (one count in Redis per
+request) and serves from the shared cache can be cheaper under gunicorn, so "x floor" says
+how much of the distance to bare Flask the service's own code still accounts for.
 """
 from __future__ import annotations
 

@@ -9,9 +9,11 @@ both into yields:
 - psycopg2 waits inside libpq: its wait callback (`wait_for_postgres`) hands each wait to
   gevent, and applies the connection's `connect_timeout` itself, which libpq leaves to the
   caller for a connection made this way;
-- password hashing (scrypt, about 0.1 s of CPU) runs on gevent's thread pool
+- password hashing (scrypt, about 0.1 s of CPU) runs on a thread of its own
   (`off_the_loop`): it releases the GIL, so the other requests go on meanwhile, and none of
-  their Redis reads outwaits its socket timeout behind it.
+  their Redis reads outwaits its socket timeout behind it. One such thread per worker, so
+  hashes run one at a time per worker, as under the sync worker: each takes a CPU and
+  32 MiB (scrypt's N=32768, r=8), and twenty at once on an instance of 512 MB would not fit.
 
 Outside a gevent worker (the CLI, tests in process, the sync and gthread workers) nothing
 changes: psycopg2 blocks as usual and `off_the_loop` calls the function directly.
@@ -24,19 +26,20 @@ from typing import Any, TypeVar
 
 import psycopg2
 import psycopg2.extensions as pg
-from gevent import get_hub
 from gevent.socket import wait_read, wait_write
+from gevent.threadpool import ThreadPool
 
 T = TypeVar("T")
 
-_cooperative = False
+_off_the_loop: ThreadPool | None = None  # set in a cooperative process
 
 
 def make_cooperative() -> None:
-    """From now on PostgreSQL waits and password hashing yield (call after gevent's patch)."""
-    global _cooperative
+    """From now on PostgreSQL waits and password hashing yield (call after gevent's patch,
+    in the worker process)."""
+    global _off_the_loop
     pg.set_wait_callback(wait_for_postgres)
-    _cooperative = True
+    _off_the_loop = ThreadPool(1)
 
 
 def wait_for_postgres(conn: Any, timeout: float | None = None) -> None:
@@ -59,7 +62,8 @@ def _connect_deadline(conn: Any) -> float | None:
 
 
 def off_the_loop(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """`func(*args, **kwargs)`, on gevent's thread pool when the process is cooperative."""
-    if not _cooperative:
+    """`func(*args, **kwargs)`, on the process's one thread for it when the process is
+    cooperative (callers wait their turn in gevent), else here."""
+    if _off_the_loop is None:
         return func(*args, **kwargs)
-    return get_hub().threadpool.apply(func, args, kwargs)
+    return _off_the_loop.apply(func, args, kwargs)

@@ -84,6 +84,7 @@ class Pool:
         self._pid = os.getpid()
         self.queries = 0  # statements sent by this process (approximate under threads)
         self._lent = 0  # connections borrowed through `connection()` and not yet returned
+        self._writer = threading.Lock()  # `one_writer`: a process's writes, one at a time
         self._cursor_class = type("Cursor", (CountingCursor,), {"counter": self})
         self.dsn: str = cfg["DATABASE_URL"]
         self._size = cfg["DB_POOL_MAX"]
@@ -187,6 +188,16 @@ class Pool:
             idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()
+
+    @contextmanager
+    def one_writer(self) -> Iterator[None]:
+        """This process's turn to write (`writes.write`), waited for up to DB_POOL_TIMEOUT."""
+        if not self._writer.acquire(timeout=self._wait):
+            raise ServiceUnavailable("Database is busy, please retry.")
+        try:
+            yield
+        finally:
+            self._writer.release()
 
     @contextmanager
     def transaction(self, *, readonly: bool = False) -> Iterator[Any]:

@@ -46,8 +46,15 @@ class Write:
 
 @contextmanager
 def write() -> Iterator[Write]:
-    """A transaction that bumps the generations of what it touched, then announces them."""
-    with db.transaction() as cur:
+    """A transaction that bumps the generations of what it touched, then announces them.
+
+    Every write of a namespace bumps the same generation row, so PostgreSQL runs them one
+    after another whatever the service does. A worker serving many requests at once (the
+    gevent worker) queues its writes here, in memory, one at a time: queued in PostgreSQL
+    instead, each would hold a pooled connection and an open transaction while it waits,
+    and the row's lock would be held longer, for as long as the worker takes to get back
+    to the request that holds it (bench/notes.md)."""
+    with db.pool.one_writer(), db.transaction() as cur:
         change = Write(cur)
         yield change
         for name, items in change.touched.items():

@@ -24,8 +24,10 @@ PASSWORD = "a long enough password"
 
 @pytest.fixture(scope="module")
 def service(database_url: str, redis_url: str, tmp_path_factory: Any) -> Any:
+    # keepalive 5 s instead of 75, so that a half-sent request is dropped within the test.
     env = service_env(database_url, redis_url, AUTH_RATE_LIMIT=UNLIMITED,
-                      PROJECTS_RATE_LIMIT=UNLIMITED, LOGIN_FAILURE_LIMIT=UNLIMITED)
+                      PROJECTS_RATE_LIMIT=UNLIMITED, LOGIN_FAILURE_LIMIT=UNLIMITED,
+                      GUNICORN_CMD_ARGS="--keep-alive 5")
     with GunicornService(env, tmp_path_factory.mktemp("gevent-worker"), workers=1) as service:
         yield service
 
@@ -98,7 +100,7 @@ def test_password_hashing_does_not_stop_the_worker(service: Any, db: Any) -> Non
 
 def test_half_sent_requests_do_not_hold_the_worker(service: Any) -> None:
     """Each half request holds a connection of the only worker, which serves the rest
-    meanwhile, and is dropped when gunicorn's keepalive (5 s) runs out."""
+    meanwhile, and is dropped when gunicorn's keepalive (5 s here) runs out."""
     holders = [socket.create_connection(("127.0.0.1", service.port)) for _ in range(20)]
     try:
         for holder in holders:
@@ -138,6 +140,48 @@ CONNECT_TO_A_SILENT_SERVER = textwrap.dedent("""
     except psycopg2.OperationalError as exc:
         print(round(time.monotonic() - started, 2), ticks, str(exc).strip())
 """)
+
+
+HASH_AT_ONCE = textwrap.dedent("""
+    from gevent import monkey
+    monkey.patch_all()
+    import threading, time
+    import gevent
+    from marketplace import cooperative
+    cooperative.make_cooperative()
+    running, most, lock = 0, 0, threading.Lock()
+    def scrypt_like():
+        global running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.05)  # on the pool's thread: it holds that thread, not the loop
+        with lock:
+            running -= 1
+        return threading.get_native_id()
+    ticks = 0
+    def tick():
+        global ticks
+        while True:
+            ticks += 1
+            gevent.sleep(0.01)
+    gevent.spawn(tick)
+    jobs = [gevent.spawn(cooperative.off_the_loop, scrypt_like) for _ in range(6)]
+    gevent.joinall(jobs)
+    others = {job.value for job in jobs} - {threading.get_native_id()}
+    print(most, len(others), ticks)
+""")
+
+
+def test_password_hashes_run_one_at_a_time_off_the_loop() -> None:
+    """Each scrypt hash takes 32 MiB: a worker runs one at a time, on a thread of its own,
+    while its loop goes on."""
+    result = subprocess.run([sys.executable, "-c", HASH_AT_ONCE], cwd=ROOT,
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    most, threads, ticks = map(int, result.stdout.split())
+    assert (most, threads) == (1, 1), result.stdout
+    assert ticks >= 15, result.stdout  # six 50 ms jobs in a row: about 30 ticks meanwhile
 
 
 def test_a_connect_waits_cooperatively_and_times_out() -> None:
