@@ -137,10 +137,12 @@ class Pool:
             self._slots.release()
 
     def _after_fork(self) -> None:
-        """The parent's connections are the parent's: forget them without closing them."""
+        """The parent's connections are the parent's: forget them without closing them, and
+        start with every slot free."""
         with self._lock:
             if self._pid != os.getpid():
-                self._idle, self._pid = [], os.getpid()
+                self._idle, self._lent, self._pid = [], 0, os.getpid()
+                self._slots = threading.BoundedSemaphore(self._size)
 
     def _count_lent(self, change: int) -> None:
         with self._lock:
