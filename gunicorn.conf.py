@@ -8,14 +8,15 @@ from config import development_secrets
 bind = f"0.0.0.0:{os.environ.get('PORT', '5000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # Chosen by measurement on the cached reads (bench/results.md, worker-class table, two workers
-# on two CPUs): gevent yielding after each request serves the most at a p99 under 20 ms, with
-# connections kept alive; sync has steady rounds at a p99 of 13-16 ms for less; gthread
-# (--threads 4, keep-alive) gains little over sync, with up to twice its p99 and rounds that
-# collapse; gunicorn's own gevent worker starves connections (p99 in the hundreds of ms); four
-# sync workers gain 11-24 % on two CPUs for twice the memory and half the Redis budget per
-# worker. So marketplace.adapters.gunicorn.GeventWorker: gevent, the process made cooperative
+# on two CPUs): gevent yielding after each request serves 1.5x to 1.65x what the sync
+# worker does, at a p99 of 17-26 ms, with connections kept alive; gunicorn's own gevent
+# worker serves as much or more at the median but starves connections (p99 over 100 ms);
+# gthread (--threads 4, keep-alive) sits between them; four gevent workers on two CPUs
+# measure within the noise of two, for twice the memory and half the Redis budget each.
+# So marketplace.adapters.gunicorn.GeventWorker: gevent, the process made cooperative
 # (marketplace/cooperative.py), yielding after each request. Each worker serves up to
-# worker_connections at once; the PostgreSQL and Redis pools bound what they use.
+# worker_connections at once; the PostgreSQL and Redis pools bound what they use, and
+# writes go one at a time per worker (marketplace/writes.py).
 # GUNICORN_WORKER_CLASS=marketplace.adapters.gunicorn.SyncWorker runs the sync worker, and
 # GUNICORN_WORKER_CLASS=gthread with GUNICORN_CMD_ARGS=--threads N the threaded one; the
 # Redis budget is split per process either way.

@@ -11,6 +11,7 @@ from bench.scenarios import Scenario
 from bench.settings import Settings, log
 from bench.sides import Side
 from bench.wrk import Result, run_wrk, write_script
+from scripts.processes import ServerProcess
 
 
 @dataclass
@@ -84,7 +85,7 @@ def timed(scenario: Scenario, sides: list[Side], settings: Settings,
     for side in sides:
         scenario.before_run(side)
         _drain(run_wrk(side.server.url, scripts[side.kind], settings.warmup,
-                       settings.connections, settings.threads), redis_cmds)
+                       settings.connections, settings.threads), side.server, redis_cmds)
     for round_no in range(settings.rounds):
         shift = round_no % len(sides)
         for side in sides[shift:] + sides[:shift]:
@@ -104,27 +105,29 @@ def timed(scenario: Scenario, sides: list[Side], settings: Settings,
             log(f"{scenario.name} r{round_no + 1} {side.kind:5s} {result.rps:8.0f} req/s "
                 f"p50 {result.p50_ms:6.2f} ms p99 {result.p99_ms:6.2f} ms "
                 f"cpu {per_10k:5.2f} s/10k errors {result.errors}")
-            _drain(result, redis_cmds)
+            _drain(result, side.server, redis_cmds)
     return results
 
 
-def _drain(result: Result, redis_cmds: RedisCommands) -> None:
+def _drain(result: Result, server: ServerProcess, redis_cmds: RedisCommands) -> None:
     """A run whose requests queue for seconds (the peer's KEYS at 100,000 users) leaves a
     backlog the server is still working through after wrk stops, warm-ups included: let it
-    finish before the next target's run, so it does not steal that run's CPU or Redis (a
-    Redis busy for seconds after the peer's warm-up made the service's first round answer
-    503s, its documented degradation, in an earlier run). Waits until Redis answers a PING
-    within 5 ms again, for up to 30 s."""
+    finish before the next target's run, so it does not steal that run's CPU or Redis (the
+    service answered 503s, its documented degradation when Redis does not answer in time,
+    in rounds that followed the peer's at 100,000 users). Waits, for up to 60 s, until the
+    server's processes use less than 5 % of a CPU and Redis answers a PING within 5 ms."""
     if result.p99_ms <= 500:
         return
-    time.sleep(min(5.0, 2 * result.p99_ms / 1000))
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        started = time.perf_counter()
+    started = time.monotonic()
+    while time.monotonic() < started + 60:
+        cpu_before = server.cpu_seconds()
+        time.sleep(1.0)
+        busy = server.cpu_seconds() - cpu_before > 0.05
+        ping_started = time.perf_counter()
         redis_cmds.client.ping()
-        if time.perf_counter() - started < 0.005:
-            return
-        time.sleep(0.5)
+        if not busy and time.perf_counter() - ping_started < 0.005:
+            break
+    log(f"drained {server.name} for {time.monotonic() - started:.0f} s")
 
 
 def accounting(plan: list[tuple[Scenario, list[Side]]], results: dict[str, dict[str, Measured]],

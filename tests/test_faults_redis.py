@@ -115,7 +115,7 @@ def rate_counter(admin: redis_lib.Redis, scope: str) -> int:
 @pytest.mark.parametrize("threads", [
     None,
     8,
-], ids=["sync-workers", "gthread-workers"])
+], ids=["default-workers", "gthread-workers"])
 def test_redis_killed_under_load(make_world: Any, private_redis: PrivateRedis,
                                  db: Any, threads: int | None) -> None:
     world = make_world(threads=threads)
