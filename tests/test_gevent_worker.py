@@ -116,49 +116,14 @@ def test_half_sent_requests_do_not_hold_the_worker(service: Any) -> None:
             holder.close()
 
 
-CONNECT_TO_A_SILENT_SERVER = textwrap.dedent("""
+# A process as the gevent worker makes it (patched, then cooperative), with a greenlet that
+# counts ten-millisecond ticks: how far the loop got while the script waited.
+COOPERATIVE_PROCESS = textwrap.dedent("""
     from gevent import monkey
     monkey.patch_all()
-    import socket, time
-    import gevent, psycopg2
-    from marketplace import cooperative
-    cooperative.make_cooperative()
-    silent = socket.socket()
-    silent.bind(("127.0.0.1", 0))
-    silent.listen(1)  # accepts, and never says a word
-    ticks = 0
-    def tick():
-        global ticks
-        while True:
-            ticks += 1
-            gevent.sleep(0.01)
-    gevent.spawn(tick)
-    started = time.monotonic()
-    try:
-        psycopg2.connect(host="127.0.0.1", port=silent.getsockname()[1], dbname="x",
-                         connect_timeout=1)
-    except psycopg2.OperationalError as exc:
-        print(round(time.monotonic() - started, 2), ticks, str(exc).strip())
-""")
-
-
-HASH_AT_ONCE = textwrap.dedent("""
-    from gevent import monkey
-    monkey.patch_all()
-    import threading, time
     import gevent
     from marketplace import cooperative
     cooperative.make_cooperative()
-    running, most, lock = 0, 0, threading.Lock()
-    def scrypt_like():
-        global running, most
-        with lock:
-            running += 1
-            most = max(most, running)
-        time.sleep(0.05)  # on the pool's thread: it holds that thread, not the loop
-        with lock:
-            running -= 1
-        return threading.get_native_id()
     ticks = 0
     def tick():
         global ticks
@@ -166,31 +131,59 @@ HASH_AT_ONCE = textwrap.dedent("""
             ticks += 1
             gevent.sleep(0.01)
     gevent.spawn(tick)
-    jobs = [gevent.spawn(cooperative.off_the_loop, scrypt_like) for _ in range(6)]
-    gevent.joinall(jobs)
-    others = {job.value for job in jobs} - {threading.get_native_id()}
-    print(most, len(others), ticks)
 """)
 
 
-def test_password_hashes_run_one_at_a_time_off_the_loop() -> None:
-    """Each scrypt hash takes 32 MiB: a worker runs one at a time, on a thread of its own,
-    while its loop goes on."""
-    result = subprocess.run([sys.executable, "-c", HASH_AT_ONCE], cwd=ROOT,
-                            capture_output=True, text=True, timeout=30)
+def run_cooperatively(script: str) -> str:
+    """`script` run after COOPERATIVE_PROCESS in a process of its own; what it printed."""
+    result = subprocess.run([sys.executable, "-c", COOPERATIVE_PROCESS + textwrap.dedent(script)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
-    most, threads, ticks = map(int, result.stdout.split())
-    assert (most, threads) == (1, 1), result.stdout
-    assert ticks >= 15, result.stdout  # six 50 ms jobs in a row: about 30 ticks meanwhile
+    return result.stdout.strip()
 
 
 def test_a_connect_waits_cooperatively_and_times_out() -> None:
     """libpq applies no connect_timeout to a connection made through a wait callback: the
     callback does, and other greenlets run meanwhile."""
-    result = subprocess.run([sys.executable, "-c", CONNECT_TO_A_SILENT_SERVER], cwd=ROOT,
-                            capture_output=True, text=True, timeout=30)
-    assert result.returncode == 0, result.stderr
-    waited, ticks, reason = result.stdout.strip().split(maxsplit=2)
-    assert 0.9 <= float(waited) < 2.0, result.stdout
-    assert int(ticks) >= 30, result.stdout  # about 100 if nothing blocked the loop
-    assert reason == "timeout expired", result.stdout
+    out = run_cooperatively("""
+        import socket, time
+        import psycopg2
+        silent = socket.socket()
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)  # accepts, and never says a word
+        started = time.monotonic()
+        try:
+            psycopg2.connect(host="127.0.0.1", port=silent.getsockname()[1], dbname="x",
+                             connect_timeout=1)
+        except psycopg2.OperationalError as exc:
+            print(round(time.monotonic() - started, 2), ticks, str(exc).strip())
+    """)
+    waited, ticks, reason = out.split(maxsplit=2)
+    assert 0.9 <= float(waited) < 2.0, out
+    assert int(ticks) >= 30, out  # about 100 if nothing blocked the loop
+    assert reason == "timeout expired", out
+
+
+def test_password_hashes_run_one_at_a_time_off_the_loop() -> None:
+    """Each scrypt hash takes 32 MiB: a worker runs one at a time, on a thread of its own,
+    while its loop goes on."""
+    out = run_cooperatively("""
+        import threading, time
+        running, most, lock = 0, 0, threading.Lock()
+        def scrypt_like():
+            global running, most
+            with lock:
+                running += 1
+                most = max(most, running)
+            time.sleep(0.05)  # on the pool's thread: it holds that thread, not the loop
+            with lock:
+                running -= 1
+            return threading.get_native_id()
+        jobs = [gevent.spawn(cooperative.off_the_loop, scrypt_like) for _ in range(6)]
+        gevent.joinall(jobs)
+        others = {job.value for job in jobs} - {threading.get_native_id()}
+        print(most, len(others), ticks)
+    """)
+    most, threads, ticks = map(int, out.split())
+    assert (most, threads) == (1, 1), out
+    assert ticks >= 15, out  # six 50 ms jobs in a row: about 30 ticks meanwhile
