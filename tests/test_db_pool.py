@@ -64,3 +64,27 @@ def test_a_forked_child_opens_its_own_connections(make_app: Any) -> None:
     os.waitpid(pid, 0)
     assert child_backend and child_backend != parent_backend
     assert backend() == parent_backend  # the parent's connection is still its own, and works
+
+
+def test_a_write_waits_its_turn_for_at_most_the_pool_timeout(make_app: Any) -> None:
+    """A process writes one at a time (`writes.write`); a write that cannot get its turn
+    within DB_POOL_TIMEOUT is the pool's 503, and opens no transaction."""
+    from marketplace import writes
+
+    app = make_app(DB_POOL_TIMEOUT=0.3)
+    pool = app.extensions["database"]
+
+    def write_now() -> tuple[str, float]:
+        started = time.monotonic()
+        with app.app_context():
+            try:
+                with writes.write():
+                    return "written", time.monotonic() - started
+            except ServiceUnavailable as exc:
+                return exc.message, time.monotonic() - started
+
+    with pool.one_writer(), ThreadPoolExecutor(max_workers=1) as other:
+        message, waited = other.submit(write_now).result(timeout=5)
+        assert pool.in_use() == 0
+    assert message == "Database is busy, please retry." and 0.25 < waited < 1.0, waited
+    assert write_now()[0] == "written"  # its turn, once the first write is done
