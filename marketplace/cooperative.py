@@ -32,6 +32,9 @@ from gevent.threadpool import ThreadPool
 T = TypeVar("T")
 
 _off_the_loop: ThreadPool | None = None  # set in a cooperative process
+# What a connect raises when its connect_timeout runs out: made once, as gevent's own default
+# timeout exception is, rather than for every wait of every statement.
+_CONNECT_TIMED_OUT = psycopg2.OperationalError("timeout expired")
 
 
 def make_cooperative() -> None:
@@ -48,8 +51,7 @@ def wait_for_postgres(conn: Any, timeout: float | None = None) -> None:
     while (state := conn.poll()) != pg.POLL_OK:
         wait = wait_read if state == pg.POLL_READ else wait_write
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
-        wait(conn.fileno(), timeout=left,
-             timeout_exc=psycopg2.OperationalError("timeout expired"))
+        wait(conn.fileno(), timeout=left, timeout_exc=_CONNECT_TIMED_OUT)
 
 
 def _connect_deadline(conn: Any) -> float | None:

@@ -80,7 +80,6 @@ class Pool:
         """Remember the settings; connections are opened on first use (after fork)."""
         self._idle: list[Any] = []  # connections ready for reuse, the last returned on top
         self._lock = threading.Lock()  # around `_idle` and `_lent`, never around a connect
-        self._slots = threading.BoundedSemaphore(cfg["DB_POOL_MAX"])
         self._pid = os.getpid()
         self.queries = 0  # statements sent by this process (approximate under threads)
         self._lent = 0  # connections borrowed through `connection()` and not yet returned
@@ -88,6 +87,7 @@ class Pool:
         self._cursor_class = type("Cursor", (CountingCursor,), {"counter": self})
         self.dsn: str = cfg["DATABASE_URL"]
         self._size = cfg["DB_POOL_MAX"]
+        self._slots = threading.BoundedSemaphore(self._size)
         self._wait = cfg["DB_POOL_TIMEOUT"]
         self._options = {
             "connect_timeout": cfg["DB_CONNECT_TIMEOUT"],
@@ -138,11 +138,12 @@ class Pool:
 
     def _after_fork(self) -> None:
         """The parent's connections are the parent's: forget them without closing them, and
-        start with every slot free."""
+        start with every slot free and no write in progress."""
         with self._lock:
             if self._pid != os.getpid():
                 self._idle, self._lent, self._pid = [], 0, os.getpid()
                 self._slots = threading.BoundedSemaphore(self._size)
+                self._writer = threading.Lock()
 
     def _count_lent(self, change: int) -> None:
         with self._lock:

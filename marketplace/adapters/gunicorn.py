@@ -78,7 +78,8 @@ class GeventWorker(ggevent.GeventWorker):
 def check() -> None:
     """Fail with the name of what an upgrade removed or changed."""
     init = inspect.getsource(ggevent.GeventWorker.init_process)
-    if init.find("self.patch()") < 0 or init.find("self.patch()") > init.find("init_process()"):
+    patched = init.find("self.patch()")
+    if patched < 0 or patched > init.find("init_process()"):
         raise gone("gunicorn GeventWorker.init_process calling patch() first", "gunicorn",
                    "a new place to make the process cooperative")
     if list(inspect.signature(ggevent.GeventWorker.handle_request).parameters) != [
